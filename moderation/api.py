@@ -1,0 +1,180 @@
+"""The public JSON API, version 1: what the widget on an article page talks to.
+
+No cookies are read or set here, so there is no ambient credential a foreign page could ride
+on. Reading is public (``Access-Control-Allow-Origin: *``). Writing needs
+``Content-Type: application/json``, which makes browsers send a CORS preflight first, and an
+``Origin`` the site allows; both the preflight and the request itself check it.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import BadRequest
+
+from . import approved, form_tokens
+from .errors import Forbidden, InvalidInput, NotFound, ServiceError
+from .extensions import csrf, db
+from .models import Article, Comment, Site
+from .privacy import request_source
+from .sites import origin_allowed
+from .submission import (
+    get_site,
+    parse_submission,
+    submit_comment,
+    validate_article_key,
+    withdraw_comment,
+)
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+csrf.exempt(bp)  # cookie-less JSON API; see the module docstring
+
+THREAD = "/sites/<site>/articles/<path:article>"
+WRITE_HEADERS = "Content-Type, X-Comment-Token"
+
+
+def _own_origin() -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _allow_writes_from(site: Site) -> None:
+    """Refuse a write from a page the site did not allow; allowed pages may read the answer."""
+    origin = request.headers.get("Origin")
+    if not origin_allowed(site, origin, _own_origin()):
+        raise Forbidden(
+            f"Pages on {origin} may not post comments to this site.", code="forbidden_origin"
+        )
+    g.cors_origin = origin
+
+
+def _preflight(site: Site, methods: str) -> Response:
+    _allow_writes_from(site)
+    response = Response(status=204)
+    response.headers["Access-Control-Allow-Methods"] = methods
+    response.headers["Access-Control-Allow-Headers"] = WRITE_HEADERS
+    response.headers["Access-Control-Max-Age"] = "600"
+    return response
+
+
+@bp.after_request
+def cors_headers(response: Response) -> Response:
+    if request.method in ("GET", "HEAD"):
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        response.headers["Access-Control-Expose-Headers"] = "ETag"
+    elif g.get("cors_origin"):
+        response.headers["Access-Control-Allow-Origin"] = g.cors_origin
+        response.vary.add("Origin")
+    return response
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int | None = None) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = None
+    if value is None or value < low or (high is not None and value > high):
+        bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+        raise InvalidInput(f"{name} must be a whole number {bound}.", fields={name: "Invalid."})
+    return value
+
+
+@bp.get(f"{THREAD}/comments", provide_automatic_options=False)
+def list_comments(site: str, article: str) -> Response:
+    validate_article_key(article)
+    limit = _int_arg(
+        "limit",
+        current_app.config["LIST_DEFAULT_LIMIT"],
+        1,
+        current_app.config["LIST_MAX_LIMIT"],
+    )
+    after = _int_arg("after", None, 0)
+    state = approved.thread_state(site, article)
+    etag = state.etag(limit, after)
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+    else:
+        response = jsonify(approved.approved_page(state, limit, after))
+    response.set_etag(etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = int(current_app.config["LIST_MAX_AGE"])
+    return response
+
+
+@bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
+def comments_preflight(site: str, article: str) -> Response:
+    return _preflight(get_site(site), "GET, POST")
+
+
+@bp.post(f"{THREAD}/comments", provide_automatic_options=False)
+def post_comment(site: str, article: str) -> tuple[Response, int]:
+    the_site = get_site(site)
+    _allow_writes_from(the_site)
+    if request.mimetype != "application/json":
+        raise ServiceError(
+            "Send the comment as JSON with Content-Type: application/json.",
+            status=415,
+            code="unsupported_media_type",
+        )
+    try:
+        data = request.get_json()
+    except BadRequest:
+        raise InvalidInput("The request body is not valid JSON.", code="invalid_json") from None
+    accepted = submit_comment(
+        the_site, article, parse_submission(data), source_hash=request_source()
+    )
+    # Spam gets the same answer as everyone: bots learn nothing from it.
+    body = {"id": accepted.comment.id, "status": "pending", "token": accepted.token}
+    return jsonify(body), 202
+
+
+@bp.get(f"{THREAD}/form-token")
+def form_token(site: str, article: str) -> Response:
+    """A fresh signed form token for the widget's comment form (see :mod:`form_tokens`)."""
+    validate_article_key(article)
+    the_site = get_site(site)
+    response = jsonify({"token": form_tokens.issue(the_site.slug, article)})
+    response.cache_control.no_store = True
+    return response
+
+
+@bp.get("/sites/<site>/counts")
+def counts(site: str) -> Response:
+    keys = request.args.getlist("article")
+    limit = int(current_app.config["COUNTS_MAX_ARTICLES"])
+    if not keys:
+        raise InvalidInput(
+            "Name at least one article: ?article=A&article=B.", fields={"article": "Missing."}
+        )
+    if len(keys) > limit:
+        raise InvalidInput(
+            f"Ask for at most {limit} articles at once.", fields={"article": "Too many."}
+        )
+    for key in keys:
+        validate_article_key(key)
+    response = jsonify({"counts": approved.counts(site, keys)})
+    response.cache_control.public = True
+    response.cache_control.max_age = int(current_app.config["LIST_MAX_AGE"])
+    return response
+
+
+def _site_of_comment(comment_id: int) -> Site:
+    site = db.session.scalars(
+        db.select(Site).join(Article).join(Comment).where(Comment.id == comment_id)
+    ).first()
+    if site is None:
+        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
+    return site
+
+
+@bp.route("/comments/<int:comment_id>", methods=["OPTIONS"], provide_automatic_options=False)
+def comment_preflight(comment_id: int) -> Response:
+    return _preflight(_site_of_comment(comment_id), "DELETE")
+
+
+@bp.delete("/comments/<int:comment_id>", provide_automatic_options=False)
+def delete_comment(comment_id: int) -> Response:
+    _allow_writes_from(_site_of_comment(comment_id))
+    comment = withdraw_comment(comment_id, request.headers.get("X-Comment-Token"))
+    return jsonify({"id": comment.id, "status": comment.status.value})

@@ -1,0 +1,102 @@
+"""Configuration: defaults, then ``instance/config.py``, then ``MODERATION_*`` variables.
+
+Environment values are parsed as JSON where they can be (``MODERATION_RATE_LIMIT_PER_MINUTE=0``
+is the integer 0, ``MODERATION_SESSION_COOKIE_SECURE=true`` a boolean) and kept as strings
+otherwise, which is what :meth:`flask.Config.from_prefixed_env` does.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from flask import Flask
+
+
+class Defaults:
+    # --- storage -------------------------------------------------------------------------
+    # DATABASE_URL: when unset, an SQLite file in the instance folder.
+    DATABASE_URL: str | None = None
+    SQLITE_BUSY_TIMEOUT_MS = 5000
+    DATABASE_POOL_SIZE = 5
+    DATABASE_MAX_OVERFLOW = 10
+    DATABASE_POOL_RECYCLE = 1800
+    SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    # --- secrets (never in code: generated into instance/ when unset) ----------------------
+    SECRET_KEY: str | None = None
+    # Key for hashing readers' addresses; derived from SECRET_KEY when unset.
+    SOURCE_HASH_KEY: str | None = None
+
+    # --- comments --------------------------------------------------------------------------
+    MAX_BODY_LENGTH = 5000
+    MAX_AUTHOR_LENGTH = 80
+    MAX_CONTENT_LENGTH = 64 * 1024  # bytes per request; larger requests get 413
+    LIST_DEFAULT_LIMIT = 50
+    LIST_MAX_LIMIT = 200
+    COUNTS_MAX_ARTICLES = 200
+    LIST_MAX_AGE = 10  # seconds a reader's browser or a CDN may reuse an approved list
+    FORM_TOKEN_MAX_AGE = 24 * 3600  # a comment form older than this asks the reader to reload
+    MIN_SUBMIT_SECONDS = 3  # a form sent back sooner than this is a bot's
+    MAX_LINKS = 2  # more links than this hold a comment with reason "links"
+
+    # --- moderator sessions ----------------------------------------------------------------
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # set true behind TLS
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    WTF_CSRF_TIME_LIMIT = 12 * 3600
+
+    # --- proxies ---------------------------------------------------------------------------
+    TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For; 0 ignores the header
+
+
+def load_config(app: Flask, test_config: dict | None = None) -> None:
+    """Fill ``app.config`` in order: defaults, instance/config.py, environment, test overrides."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env(prefix="MODERATION")
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
+    url = app.config.get("DATABASE_URL") or (
+        f"sqlite:///{Path(app.instance_path) / 'moderation.sqlite3'}"
+    )
+    app.config["SQLALCHEMY_DATABASE_URI"] = url
+    if not url.startswith("sqlite"):
+        app.config.setdefault(
+            "SQLALCHEMY_ENGINE_OPTIONS",
+            {
+                "pool_size": int(app.config["DATABASE_POOL_SIZE"]),
+                "max_overflow": int(app.config["DATABASE_MAX_OVERFLOW"]),
+                "pool_recycle": int(app.config["DATABASE_POOL_RECYCLE"]),
+                "pool_pre_ping": True,
+            },
+        )
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the installation's secret, creating it once.
+
+    Several gunicorn workers may start at the same moment: ``O_EXCL`` lets exactly one of them
+    write the file, and the others read what it wrote.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            value = path.read_text().strip()
+            if value:
+                return value
+            time.sleep(0.02)
+        raise RuntimeError(f"{path} is empty; delete it or set MODERATION_SECRET_KEY") from None
+    value = secrets.token_urlsafe(48)
+    with os.fdopen(fd, "w") as f:
+        f.write(value + "\n")
+    return value

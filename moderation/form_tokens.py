@@ -1,0 +1,57 @@
+"""Signed, time-stamped form tokens for the comment forms (widget and no-JS page).
+
+A token says "this form for this site and article was handed out at time T". It does two jobs:
+
+* The no-JS embed page runs inside an iframe on the news site. Browsers that block third-party
+  cookies send that iframe no cookies, so a session-bound CSRF token cannot work there. The form
+  is anonymous and the API it feeds takes cookie-less requests anyway, so what needs proving is
+  only that the form was really served by us, recently: a signature plus a timestamp does that
+  without any cookie.
+* The abuse checks read its age: a human needs a few seconds to write a comment.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+_SALT = "comment-form"
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_SALT)
+
+
+def issue(site: str, article: str) -> str:
+    """A token for a comment form on this site's article."""
+    return _serializer().dumps([site, article])
+
+
+@dataclass(frozen=True)
+class FormToken:
+    age: float  # seconds since the token was issued
+
+
+class InvalidFormToken(Exception):
+    """The token is forged, for another article, or expired."""
+
+    def __init__(self, expired: bool) -> None:
+        super().__init__("expired" if expired else "invalid")
+        self.expired = expired
+
+
+def verify(token: str, site: str, article: str) -> FormToken:
+    """Check a token for this site and article; raises :class:`InvalidFormToken`."""
+    max_age = int(current_app.config["FORM_TOKEN_MAX_AGE"])
+    try:
+        value, issued = _serializer().loads(token, max_age=max_age, return_timestamp=True)
+    except SignatureExpired:
+        raise InvalidFormToken(expired=True) from None
+    except BadSignature:
+        raise InvalidFormToken(expired=False) from None
+    if value != [site, article]:
+        raise InvalidFormToken(expired=False)
+    return FormToken(age=max(0.0, time.time() - issued.timestamp()))

@@ -1,0 +1,246 @@
+"""The data: sites, their articles, comments, moderators and the audit trail.
+
+Models hold data; what happens to it lives in the module for that step of the flow
+(``submission``, ``review``, ``approved`` …).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp that is always timezone-aware UTC in Python, whatever the database keeps.
+
+    SQLite has no time zones and hands back naive values; PostgreSQL's ``timestamptz`` keeps
+    them. Storing naive UTC everywhere and attaching UTC on the way out makes both alike.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return value
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a plain string column on every database."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        length=20,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class CommentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SPAM = "spam"
+    WITHDRAWN = "withdrawn"
+
+
+class Role(enum.StrEnum):
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class Language(enum.StrEnum):
+    DE = "de"
+    EN = "en"
+
+
+class BanKind(enum.StrEnum):
+    SOURCE = "source"  # a keyed hash of a reader's address
+    EMAIL = "email"
+
+
+class Site(db.Model):
+    """A host site that embeds the comments, e.g. a newspaper."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # Origins (scheme://host[:port]) whose pages may post comments and frame the embed page.
+    origins: Mapped[list[str]] = mapped_column(JSON, default=list)
+    language: Mapped[Language] = mapped_column(_enum(Language, "language"), default=Language.DE)
+    # Pause all commenting on the site ("Kommentare sind vorübergehend geschlossen").
+    paused: Mapped[bool] = mapped_column(default=False)
+    # Policy knobs; None means "use the service-wide default from config".
+    max_links: Mapped[int | None]
+    rate_limit_per_minute: Mapped[int | None]
+    rate_limit_per_hour: Mapped[int | None]
+    blocked_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    watched_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(back_populates="site")
+
+    def __repr__(self) -> str:
+        return f"<Site {self.slug}>"
+
+
+class Article(db.Model):
+    """A comment thread: one article page of a site, named by the key the page gives."""
+
+    __table_args__ = (UniqueConstraint("site_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(String(300))
+    url: Mapped[str | None] = mapped_column(String(2000))
+    closed: Mapped[bool] = mapped_column(default=False)
+    # Bumped whenever the approved list changes: the list's ETag, and a cache key.
+    version: Mapped[int] = mapped_column(default=0)
+    # Kept equal to the number of approved comments, so counts need no aggregate.
+    approved_count: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship(back_populates="articles")
+
+    def __repr__(self) -> str:
+        return f"<Article {self.site_id}/{self.key}>"
+
+
+class Comment(db.Model):
+    __table_args__ = (
+        # The approved list of an article, oldest first, paged by id.
+        Index("ix_comment_article_status_id", "article_id", "status", "id"),
+        # The moderation queue, oldest first, per status.
+        Index("ix_comment_status_created", "status", "created_at", "id"),
+        # Rate limits, duplicates and "other comments from this source".
+        Index("ix_comment_source_created", "source_hash", "created_at"),
+        Index("ix_comment_email", "email"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("article.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("comment.id", ondelete="SET NULL"))
+    author: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))  # never public
+    body_raw: Mapped[str] = mapped_column(Text)  # exactly as submitted; never marked safe
+    body_html: Mapped[str] = mapped_column(Text)  # sanitized; the only part rendered as HTML
+    policy_version: Mapped[int] = mapped_column(default=0)
+    status: Mapped[CommentStatus] = mapped_column(
+        _enum(CommentStatus, "comment_status"), default=CommentStatus.PENDING
+    )
+    # Reason codes raised by the abuse checks, shown to moderators ("links", "no_token" …).
+    reasons: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Keyed hash of the sender's address (HMAC); the address itself is never stored.
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    # SHA-256 of the withdrawal token handed to the author; the token itself is not stored.
+    token_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+
+    article: Mapped[Article] = relationship()
+    parent: Mapped[Comment | None] = relationship(remote_side=[id])
+    decided_by: Mapped[Moderator | None] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<Comment {self.id} {self.status}>"
+
+
+class Moderator(db.Model):
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"), default=Role.MODERATOR)
+    active: Mapped[bool] = mapped_column(default=True)
+    locale: Mapped[str | None] = mapped_column(String(10))  # UI language override
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN
+
+    def __repr__(self) -> str:
+        return f"<Moderator {self.username}>"
+
+
+class ModerationEvent(db.Model):
+    """Append-only audit trail: who moved which comment from what to what, when and why.
+
+    ``comment_id`` becomes NULL when the retention job purges a comment; the event stays as
+    an anonymous record that something was removed.
+    """
+
+    __table_args__ = (Index("ix_event_comment", "comment_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comment.id", ondelete="SET NULL"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("moderator.id", ondelete="SET NULL"))
+    # Who acted, as text that survives the moderator's removal: "anna", "cli", "author", "system".
+    actor_name: Mapped[str] = mapped_column(String(80))
+    from_status: Mapped[CommentStatus | None] = mapped_column(_enum(CommentStatus, "from_status"))
+    to_status: Mapped[CommentStatus | None] = mapped_column(_enum(CommentStatus, "to_status"))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    comment: Mapped[Comment | None] = relationship()
+    actor: Mapped[Moderator | None] = relationship()
+
+
+class Ban(db.Model):
+    """A reader's source (address hash) or e-mail barred from commenting, for a time or for good."""
+
+    __table_args__ = (Index("ix_ban_kind_value", "kind", "value"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[BanKind] = mapped_column(_enum(BanKind, "ban_kind"))
+    value: Mapped[str] = mapped_column(String(320))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None: forever
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LoginAttempt(db.Model):
+    """Failed moderator logins, counted in the database so throttling holds across workers."""
+
+    __table_args__ = (
+        Index("ix_login_attempt_username", "username", "created_at"),
+        Index("ix_login_attempt_source", "source_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(80))
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,84 @@
+"""Moderator accounts: created by operators, passwords hashed with werkzeug, never stored plain."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .errors import Conflict, InvalidInput, NotFound
+from .extensions import db
+from .models import Moderator, Role
+
+USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
+MIN_PASSWORD_LENGTH = 10
+
+# Compared against when the username is unknown, so a wrong name costs as long as a wrong password.
+_DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
+
+
+def validate_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise InvalidInput(
+            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password"
+        )
+    return password
+
+
+def create_moderator(username: str, password: str, *, admin: bool = False) -> Moderator:
+    """Add a moderator and commit; raises :class:`InvalidInput` or :class:`Conflict`."""
+    if not USERNAME.fullmatch(username):
+        raise InvalidInput(
+            "A username is 1–80 letters, digits, dots, dashes and underscores.",
+            code="invalid_username",
+        )
+    validate_password(password)
+    if get_moderator(username, required=False) is not None:
+        raise Conflict(f"A moderator {username!r} exists already.", code="moderator_exists")
+    moderator = Moderator(
+        username=username,
+        password_hash=generate_password_hash(password),
+        role=Role.ADMIN if admin else Role.MODERATOR,
+    )
+    db.session.add(moderator)
+    db.session.commit()
+    return moderator
+
+
+def get_moderator(username: str, *, required: bool = True) -> Moderator | None:
+    moderator = db.session.scalars(select(Moderator).where(Moderator.username == username)).first()
+    if moderator is None and required:
+        raise NotFound(f"There is no moderator {username!r}.", code="unknown_moderator")
+    return moderator
+
+
+def list_moderators() -> Sequence[Moderator]:
+    return db.session.scalars(select(Moderator).order_by(Moderator.username)).all()
+
+
+def set_active(username: str, active: bool) -> Moderator:
+    moderator = get_moderator(username)
+    moderator.active = active
+    db.session.commit()
+    return moderator
+
+
+def set_password(username: str, password: str) -> Moderator:
+    moderator = get_moderator(username)
+    moderator.password_hash = generate_password_hash(validate_password(password))
+    db.session.commit()
+    return moderator
+
+
+def authenticate(username: str, password: str) -> Moderator | None:
+    """The active moderator with these credentials, or None, without saying which part was wrong."""
+    moderator = get_moderator(username, required=False)
+    if moderator is None:
+        check_password_hash(_DUMMY_HASH, password)
+        return None
+    if not check_password_hash(moderator.password_hash, password) or not moderator.active:
+        return None
+    return moderator

@@ -1,0 +1,92 @@
+"""The sanitizing policy: a reader's plain text in, safe HTML out. Nothing else lives here.
+
+Comments are plain text with a small allowlist of inline markup. Markup outside the list is
+*escaped*, not stripped, so a reader who writes ``a < b``, ``<3`` or ``<script>`` sees exactly
+that, as text, instead of losing words or running code. Bare URLs and e-mail addresses become
+links; every link gets ``rel="nofollow ugc noopener"`` and only ``http``, ``https`` and
+``mailto`` survive. Blank lines start a paragraph, single line breaks become ``<br>``.
+
+The raw text is stored as submitted and the HTML beside it with :data:`POLICY_VERSION`; when
+this policy changes, bump the version and run ``flask --app wsgi comments resanitize``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import partial
+
+from bleach.linkifier import LinkifyFilter
+from bleach.sanitizer import Cleaner
+
+POLICY_VERSION = 1
+
+ALLOWED_TAGS = frozenset({"a", "b", "strong", "i", "em", "code", "blockquote", "p", "br"})
+ALLOWED_ATTRIBUTES = {"a": ["href", "title"]}
+ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
+LINK_REL = "nofollow ugc noopener"
+
+# Bidi embeddings, overrides and isolates can make a comment display differently from what it
+# says ("Trojan Source"); they have no place in a comment.
+_BIDI_CONTROLS = dict.fromkeys(
+    [*range(0x202A, 0x202F), *range(0x2066, 0x206A)],
+    None,
+)
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
+_EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+
+
+def _link_attributes(attrs: dict, new: bool = False) -> dict:
+    attrs[(None, "rel")] = LINK_REL
+    return attrs
+
+
+def _new_cleaner() -> Cleaner:
+    return Cleaner(
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        protocols=ALLOWED_PROTOCOLS,
+        strip=False,  # escape what is not allowed, so it shows as text
+        strip_comments=False,
+        filters=[
+            partial(
+                LinkifyFilter,
+                callbacks=[_link_attributes],
+                parse_email=True,
+                skip_tags={"code"},
+            )
+        ],
+    )
+
+
+# A Cleaner is built once and reused; it keeps parser state while it works, so each thread of
+# a threaded server gets its own.
+_local = threading.local()
+
+
+def _cleaner() -> Cleaner:
+    cleaner = getattr(_local, "cleaner", None)
+    if cleaner is None:
+        cleaner = _local.cleaner = _new_cleaner()
+    return cleaner
+
+
+def normalize_text(text: str) -> str:
+    """NFC-normalize, unify line endings and drop control and bidi-override characters."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    text = text.translate(_BIDI_CONTROLS)
+    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+
+
+def render(text: str) -> str:
+    """Turn a reader's text into the HTML that may be shown on an article page."""
+    text = normalize_text(text)
+    if not text:
+        return ""
+    paragraphs = _PARAGRAPH_BREAK.split(text)
+    markup = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    # Comments, doctypes and CDATA would otherwise pass as markup or vanish; show them as text.
+    markup = markup.replace("<!", "&lt;!")
+    html = _cleaner().clean(markup)
+    return _EMPTY_PARAGRAPH.sub("", html)

@@ -1,0 +1,39 @@
+"""The migrations build, from an empty database, exactly the schema the models describe."""
+
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from conftest import forget_pg_schema, make_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import inspect, text
+
+from moderation.extensions import db
+
+
+def _empty(app) -> None:
+    with app.app_context():
+        db.drop_all()
+        db.session.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        db.session.commit()
+        db.session.remove()
+
+
+def test_migrations_from_empty_match_the_models(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path)
+    forget_pg_schema()
+    _empty(app)
+    try:
+        with app.app_context():
+            upgrade()
+            with db.engine.connect() as connection:
+                diff = compare_metadata(MigrationContext.configure(connection), db.metadata)
+            assert diff == []
+            indexes = {i["name"] for i in inspect(db.engine).get_indexes("comment")}
+            assert {"ix_comment_article_status_id", "ix_comment_status_created"} <= indexes
+            downgrade(revision="base")
+            assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+    finally:
+        _empty(app)
+        with app.app_context():
+            db.engine.dispose()
