@@ -130,3 +130,71 @@ def site(app: Flask, slug: str = "demo") -> Site:
         found = db.session.scalars(db.select(Site).where(Site.slug == slug)).one()
         db.session.expunge(found)
         return found
+
+
+# --- live servers and a real browser -------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Keep every request on loopback; Chromium still calls home otherwise.
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+]
+
+
+class LiveServer:
+    """A WSGI app served by werkzeug in a thread on a free loopback port."""
+
+    def __init__(self, wsgi_app: Any, host: str = "127.0.0.1") -> None:
+        import threading
+
+        from werkzeug.serving import make_server
+
+        self._server = make_server(host, 0, wsgi_app, threaded=True)
+        self.port = self._server.socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[LiveServer]:
+    """The test's app, reachable over HTTP at ``live_server.url`` (http://127.0.0.1:PORT)."""
+    server = LiveServer(app)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright; never a downloaded browser."""
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A fresh browser context (no cookies, no storage) and a page in it."""
+    context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
