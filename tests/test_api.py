@@ -558,3 +558,21 @@ def test_withdrawal_preflight(client: FlaskClient) -> None:
         headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "DELETE"},
     )
     assert refused.status_code == 403
+
+
+def test_an_unexpected_error_is_a_json_500_without_traceback(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moderation import approved
+
+    def broken(*args: object) -> dict:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(approved, "approved_page", broken)
+    response = client.get(f"{THREAD}/comments")
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": "internal",
+        "message": "Something went wrong on our side.",
+    }
+    assert b"secret internals" not in response.data
