@@ -39,8 +39,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
 
-    from . import api
+    from . import api, embed
 
     app.register_blueprint(api.bp)
+    app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
     return app

@@ -1,0 +1,359 @@
+"""What a news site embeds: the widget script, the count script and the page without JavaScript.
+
+* ``/embed/<site>/<article>`` is the server-rendered thread: the approved comments and a form
+  that posts back and redirects (PRG). It works with JavaScript off, as a top-level page and
+  inside an iframe on the news site. It calls the same use cases as the JSON API.
+
+The page's form is anonymous and is protected by the signed, time-stamped form token of
+:mod:`moderation.form_tokens`, not by Flask-WTF's session-bound CSRF token: inside an iframe on
+another site, browsers that block third-party cookies send us no cookie at all, so a session
+token could never match and every comment would be refused. What CSRF protection has to prove
+here is only "this form was served by us, for this article, recently", and a signature with a
+timestamp proves that without a cookie. There is no login behind the form, so a forged post
+could do no more than any client of the public API can. For the same reason the confirmation
+after the redirect travels in the URL (``?sent=1``), not in a flashed (cookie) message.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    g,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from sqlalchemy import select
+
+from . import approved, form_tokens
+from .errors import InvalidInput, RateLimited, ServiceError
+from .extensions import csrf, db
+from .forms import CommentForm
+from .models import Article, Comment, CommentStatus, Site
+from .privacy import request_source
+from .submission import get_site, parse_submission, submit_comment, validate_article_key
+
+bp = Blueprint("embed", __name__)
+
+PAGE = "/embed/<site>/<path:article>"
+LANGUAGES = ("de", "en")
+
+# --- the page without JavaScript -------------------------------------------------------------
+
+TEXT: dict[str, dict[str, str]] = {
+    "de": {
+        "title": "Kommentare",
+        "one": "1 Kommentar",
+        "many": "{n} Kommentare",
+        "empty": "Noch keine Kommentare. Schreiben Sie den ersten!",
+        "leave": "Kommentar hinterlassen",
+        "name": "Name",
+        "email": "E-Mail (optional)",
+        "email_hint": "wird nicht veröffentlicht",
+        "body": "Kommentar",
+        "body_hint": "höchstens {n} Zeichen",
+        "honeypot": "Bitte leer lassen",
+        "submit": "Kommentar absenden",
+        "reply": "Antworten",
+        "reply_to": "Antwort an {name}",
+        "cancel": "Abbrechen",
+        "more": "Weitere Kommentare",
+        "first": "Zum Anfang",
+        "thanks": "Danke! Ihr Kommentar wird geprüft und erscheint nach der Freigabe.",
+        "closed": "Kommentare zu diesem Artikel sind geschlossen.",
+        "paused": "Kommentare sind vorübergehend geschlossen.",
+        "fields": "Bitte prüfen Sie die markierten Felder.",
+        "form_token": "Das Formular war abgelaufen. Ihr Text ist noch da: "
+        "bitte senden Sie ihn noch einmal.",
+        "rate_limited": "Sie haben gerade viele Kommentare geschrieben. "
+        "Bitte warten Sie {wait} und senden Sie dann noch einmal.",
+        "second": "1 Sekunde",
+        "seconds": "{n} Sekunden",
+        "minutes": "{n} Minuten",
+        "error_author": "Bitte geben Sie einen Namen an (höchstens {author} Zeichen).",
+        "error_body": "Bitte schreiben Sie einen Kommentar (höchstens {body} Zeichen).",
+        "error_email": "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das "
+        "Feld leer.",
+        "error_parent_id": "Auf diesen Kommentar kann man nicht antworten.",
+        "date": "%d.%m.%Y, %H:%M UTC",
+    },
+    "en": {
+        "title": "Comments",
+        "one": "1 comment",
+        "many": "{n} comments",
+        "empty": "No comments yet. Be the first!",
+        "leave": "Leave a comment",
+        "name": "Name",
+        "email": "E-mail (optional)",
+        "email_hint": "will not be published",
+        "body": "Comment",
+        "body_hint": "at most {n} characters",
+        "honeypot": "Leave this empty",
+        "submit": "Post comment",
+        "reply": "Reply",
+        "reply_to": "Reply to {name}",
+        "cancel": "Cancel",
+        "more": "More comments",
+        "first": "Back to the start",
+        "thanks": "Thank you! Your comment will be reviewed and appears once it is approved.",
+        "closed": "Comments on this article are closed.",
+        "paused": "Commenting is paused for the moment.",
+        "fields": "Please check the marked fields.",
+        "form_token": "The form had expired. Your text is still here: please send it again.",
+        "rate_limited": "You have just written many comments. Please wait {wait}, then send again.",
+        "second": "1 second",
+        "seconds": "{n} seconds",
+        "minutes": "{n} minutes",
+        "error_author": "",  # English pages show the service's own, more specific message
+        "error_body": "",
+        "error_email": "",
+        "error_parent_id": "",
+        "date": "%d %b %Y, %H:%M UTC",
+    },
+}
+
+_SAFE_ORIGIN = re.compile(r"https?://[a-z0-9.\-\[\]:]+")
+
+
+def frame_ancestors(site: Site) -> str:
+    """The CSP directive that lets only the site's own pages (and ours) frame the page."""
+    origins = [o for o in site.origins or [] if _SAFE_ORIGIN.fullmatch(o)]
+    return " ".join(["frame-ancestors 'self'", *origins])
+
+
+# The page needs nothing but our own stylesheet and script; everything else is refused.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; "
+    "form-action 'self'; base-uri 'none'"
+)
+
+
+@bp.after_request
+def content_security_policy(response: Response) -> Response:
+    """Every answer under ``/embed/``, error pages included, may be framed only by the site."""
+    if request.path.startswith("/embed/"):
+        policy = g.get("frame_ancestors", "frame-ancestors 'self'")
+        if g.get("page_policy"):
+            policy += "; " + PAGE_POLICY
+        response.headers["Content-Security-Policy"] = policy
+        response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def language(site: Site) -> str:
+    """``?lang=`` overrides the site's language, as ``data-lang`` does for the widget."""
+    wanted = request.args.get("lang")
+    return wanted if wanted in LANGUAGES else site.language.value
+
+
+def count_text(count: int, lang: str) -> str:
+    t = TEXT[lang]
+    return t["one"] if count == 1 else t["many"].format(n=count)
+
+
+def wait_text(seconds: int, lang: str) -> str:
+    t = TEXT[lang]
+    if seconds == 1:
+        return t["second"]
+    if seconds < 90:
+        return t["seconds"].format(n=seconds)
+    return t["minutes"].format(n=-(-seconds // 60))
+
+
+def nest(comments: list[dict]) -> list[dict]:
+    """Replies one level deep under their top-level comment, in order.
+
+    A reply to a reply goes under the same top-level comment; a reply whose parent is not in
+    the list (on an earlier page) is shown at the top level.
+    """
+    entries: dict[int, dict] = {}
+    root_of: dict[int, int] = {}
+    top: list[dict] = []
+    for comment in comments:
+        root = root_of.get(comment["parent_id"]) if comment["parent_id"] is not None else None
+        if root is None:
+            entry = {**comment, "replies": []}
+            entries[comment["id"]] = entry
+            root_of[comment["id"]] = comment["id"]
+            top.append(entry)
+        else:
+            entries[root]["replies"].append(comment)
+            root_of[comment["id"]] = root
+    return top
+
+
+def _with_dates(comment: dict, lang: str) -> dict:
+    moment = datetime.fromisoformat(comment["created_at"].replace("Z", "+00:00"))
+    return {**comment, "when": moment.strftime(TEXT[lang]["date"])}
+
+
+def aria(field: Any, hint: str | None, **attributes: Any) -> dict[str, Any]:
+    """A form field's attributes, with ``aria-describedby``/``aria-invalid`` for hint and error."""
+    described = [hint] if hint else []
+    if field.errors:
+        described.append(f"{field.id}-error")
+        attributes["aria-invalid"] = "true"
+    if described:
+        attributes["aria-describedby"] = " ".join(described)
+    return attributes
+
+
+def _closed_reason(site: Site, article_key: str) -> str | None:
+    if site.paused:
+        return "paused"
+    closed = db.session.scalar(
+        select(Article.closed).where(Article.site_id == site.id, Article.key == article_key)
+    )
+    return "closed" if closed else None
+
+
+def _reply_target(site: Site, article_key: str, parent_id: Any) -> dict | None:
+    """The approved comment a reply goes to, or None when there is no such comment."""
+    try:
+        parent_id = int(parent_id)
+    except (TypeError, ValueError):
+        return None
+    row = db.session.execute(
+        select(Comment.id, Comment.author)
+        .join(Article)
+        .where(
+            Comment.id == parent_id,
+            Comment.status == CommentStatus.APPROVED,
+            Article.site_id == site.id,
+            Article.key == article_key,
+        )
+    ).first()
+    return {"id": row.id, "author": row.author} if row else None
+
+
+def _after_arg() -> int | None:
+    raw = request.args.get("after", "")
+    return int(raw) if raw.isdigit() else None
+
+
+def _page_url(site: Site, article: str, lang: str | None = None, **args: Any) -> str:
+    override = request.args.get("lang") if request.args.get("lang") in LANGUAGES else None
+    return url_for("embed.thread", site=site.slug, article=article, lang=override, **args)
+
+
+def _render_page(
+    site: Site,
+    article: str,
+    form: CommentForm,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    lang = language(site)
+    t = TEXT[lang]
+    limit = int(current_app.config["LIST_DEFAULT_LIMIT"])
+    after = _after_arg()
+    state = approved.thread_state(site.slug, article)
+    page = approved.approved_page(state, limit, after)
+    comments = nest([_with_dates(c, lang) for c in page["comments"]])
+    closed = _closed_reason(site, article)
+    reply_to = _reply_target(site, article, form.parent_id.data or request.args.get("reply"))
+    form.parent_id.data = str(reply_to["id"]) if reply_to else ""
+    form.form_token.data = form_tokens.issue(site.slug, article)
+    html = render_template(
+        "embed/thread.html",
+        html_lang=lang,
+        t=t,
+        site=site,
+        article=article,
+        form=form,
+        comments=comments,
+        count=count_text(page["count"], lang),
+        has_comments=bool(page["comments"]),
+        next_url=_page_url(site, article, after=page["next"]) if page["next"] else None,
+        first_url=_page_url(site, article) if after else None,
+        reply_url=lambda comment_id: (
+            _page_url(site, article, reply=comment_id, after=after) + "#form"
+        ),
+        form_url=_page_url(site, article, after=after),
+        cancel_url=_page_url(site, article, after=after) + "#form",
+        reply_to=reply_to,
+        closed=t[closed] if closed else None,
+        sent=request.args.get("sent") == "1",
+        error=error,
+        aria=aria,
+        max_author=int(current_app.config["MAX_AUTHOR_LENGTH"]),
+        max_body=int(current_app.config["MAX_BODY_LENGTH"]),
+    )
+    g.page_policy = True
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers.update(headers or {})
+    response.cache_control.no_store = True  # the form carries a fresh token every time
+    return response
+
+
+def _load_site(site: str, article: str) -> Site:
+    the_site = get_site(site)
+    g.frame_ancestors = frame_ancestors(the_site)
+    validate_article_key(article)
+    return the_site
+
+
+@bp.get(PAGE)
+def thread(site: str, article: str) -> Response:
+    the_site = _load_site(site, article)
+    return _render_page(the_site, article, CommentForm(formdata=None))
+
+
+@bp.post(PAGE)
+@csrf.exempt  # protected by the signed form token instead; see the module docstring
+def submit(site: str, article: str) -> Response:
+    the_site = _load_site(site, article)
+    form = CommentForm()
+    lang = language(the_site)
+    t = TEXT[lang]
+    data = {
+        "author": form.author.data or "",
+        "email": form.email.data or None,
+        "body": form.body.data or "",
+        "parent_id": _parent_id(form.parent_id.data),
+        "form_token": form.form_token.data or None,
+        "website": form.website.data or None,
+    }
+    try:
+        submit_comment(the_site, article, parse_submission(data), source_hash=request_source())
+    except RateLimited as error:
+        message = t["rate_limited"].format(wait=wait_text(error.retry_after, lang))
+        return _render_page(
+            the_site, article, form, status=429, error=message, headers=error.headers
+        )
+    except InvalidInput as error:
+        if error.fields:
+            limits = {
+                "author": current_app.config["MAX_AUTHOR_LENGTH"],
+                "body": current_app.config["MAX_BODY_LENGTH"],
+            }
+            for name, message in error.fields.items():
+                field = getattr(form, name, None)
+                if field is not None:
+                    field.errors = [t.get(f"error_{name}", "").format(**limits) or message]
+            return _render_page(the_site, article, form, status=400, error=t["fields"])
+        message = t["form_token"] if error.code == "invalid_form_token" else error.message
+        return _render_page(the_site, article, form, status=error.status, error=message)
+    except ServiceError as error:
+        message = t.get(error.code) or error.message
+        return _render_page(
+            the_site, article, form, status=error.status, error=message, headers=error.headers
+        )
+    # No per-reader state survives the redirect: without a cookie there is nowhere to keep it.
+    return redirect(_page_url(the_site, article, sent=1) + "#status", code=303)
+
+
+def _parent_id(raw: str | None) -> int | str | None:
+    """The hidden parent field as the API would get it: a number, or text that fails there."""
+    if not raw:
+        return None
+    return int(raw) if raw.isdigit() else raw
