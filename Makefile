@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 FLASK   := $(BIN)/flask --app wsgi
 STAMP   := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run serve bench test lint install clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,17 @@ run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	$(FLASK) run --host 127.0.0.1 --port 5000
+
+# As in production: migrate, then gunicorn with gunicorn.conf.py (see docs/deployment.md).
+serve: $(STAMP)
+	$(FLASK) db upgrade
+	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+
+# Load benchmark against a minimal Flask app in the same run (see docs/performance.md).
+bench: $(STAMP)
+	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || \
+		echo "wrk is not available: using the Python load generator"
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
 test: $(STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)

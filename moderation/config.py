@@ -21,6 +21,7 @@ class Defaults:
     # DATABASE_URL: when unset, an SQLite file in the instance folder.
     DATABASE_URL: str | None = None
     SQLITE_BUSY_TIMEOUT_MS = 5000
+    SQLITE_WRITE_ATTEMPTS = 5  # a write use case is run again while SQLite reports a lock
     DATABASE_POOL_SIZE = 5
     DATABASE_MAX_OVERFLOW = 10
     DATABASE_POOL_RECYCLE = 1800

@@ -1,13 +1,34 @@
-"""Database engine settings that the URL alone cannot express."""
+"""Database engine settings that the URL alone cannot express, and safe write transactions.
+
+SQLite allows one writer at a time. A transaction that starts by reading (``BEGIN``) and later
+writes must upgrade its lock; if another worker committed in between, SQLite answers
+``database is locked`` at once, without waiting for the busy timeout, because the reader's
+snapshot is already out of date. Under several gunicorn workers that would turn a valid comment
+into a 500. :func:`writes` avoids it: the use case's transaction starts with
+``BEGIN IMMEDIATE`` (the write lock is taken first, waiting up to the busy timeout), and the
+whole use case is run again, a bounded number of times, if SQLite still reports a lock.
+PostgreSQL needs none of this: its row locks wait, and the wrapper only runs the function.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+import random
+import time
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import event
+from sqlalchemy.exc import OperationalError
 
 from .extensions import db
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Execution option that makes the next SQLite transaction on a connection BEGIN IMMEDIATE.
+IMMEDIATE = "moderation_sqlite_immediate"
 
 
 def init_app(app: Flask) -> None:
@@ -34,4 +55,60 @@ def init_app(app: Flask) -> None:
 
     @event.listens_for(engine, "begin")
     def sqlite_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get(IMMEDIATE):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+
+def is_sqlite_lock(error: BaseException) -> bool:
+    """Whether an error is SQLite saying another connection holds the lock it needs."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def begin_write() -> None:
+    """Make the session's next transaction a write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+    A transaction the request already opened to read (a site lookup, say) is committed first:
+    it has written nothing, and a write that followed it would have to upgrade its lock.
+    """
+    session = db.session()  # the request's own session behind the scoped proxy
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={IMMEDIATE: True})
+
+
+def writes(func: Callable[P, R]) -> Callable[P, R]:
+    """Run a use case that writes in its own write transaction, retrying it on an SQLite lock.
+
+    The use case must commit or roll back itself (as every use case here does); a retry starts
+    it again from the top, so it must not have done anything outside the database before
+    failing. ``SQLITE_WRITE_ATTEMPTS`` bounds the attempts; the last error is raised as is.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        attempts = max(1, int(current_app.config["SQLITE_WRITE_ATTEMPTS"]))
+        for attempt in range(1, attempts + 1):
+            try:
+                begin_write()
+                return func(*args, **kwargs)
+            except OperationalError as error:
+                db.session.rollback()
+                if attempt == attempts or not is_sqlite_lock(error):
+                    raise
+                current_app.logger.warning(
+                    "SQLite was locked in %s (attempt %d of %d); trying again",
+                    func.__name__,
+                    attempt,
+                    attempts,
+                )
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    return wrapper

@@ -19,7 +19,7 @@ from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import checks, sanitize
+from . import checks, database, sanitize
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, Site, utcnow
@@ -161,6 +161,7 @@ def _get_or_create_article(site: Site, key: str, title: str | None, url: str | N
     return article
 
 
+@database.writes  # BEGIN IMMEDIATE on SQLite, retried on a lock: no comment is lost
 def submit_comment(
     site: Site, article_key: str, submission: Submission, *, source_hash: str | None
 ) -> Accepted:
@@ -227,6 +228,7 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+@database.writes
 def withdraw_comment(comment_id: int, token: str | None) -> Comment:
     """The author takes a comment back: its text is erased, an audit event remains.
 
