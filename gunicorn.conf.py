@@ -2,16 +2,17 @@
 
 Every value can be changed from the environment without editing this file:
 
-==========================  ==============================  =====================================
-variable                    default                         meaning
-==========================  ==============================  =====================================
-``GUNICORN_BIND``           ``127.0.0.1:8000``              where to listen (nginx proxies to it)
-``WEB_CONCURRENCY``         2 × CPU cores + 1               worker processes
-``GUNICORN_TIMEOUT``        ``30``                          seconds before a stuck worker is killed
-``GUNICORN_KEEPALIVE``      ``5``                           seconds an idle proxy connection stays
-``GUNICORN_MAX_REQUESTS``   ``0`` (never)                   recycle a worker after this many requests
-``GUNICORN_ACCESS_LOG``     ``-`` (stdout)                  access log file; empty string: none
-==========================  ==============================  =====================================
+=========================  =====================  ========================================
+variable                   default                meaning
+=========================  =====================  ========================================
+``GUNICORN_BIND``          ``127.0.0.1:8000``     where to listen (nginx proxies to it)
+``WEB_CONCURRENCY``        2 × CPU cores + 1      worker processes
+``GUNICORN_TIMEOUT``       ``30``                 seconds before a stuck worker is killed
+``GUNICORN_KEEPALIVE``     ``5``                  seconds an idle proxy connection stays
+``GUNICORN_MAX_REQUESTS``  ``0`` (never)          recycle a worker after this many requests
+``GUNICORN_ACCESS_LOG``    ``-`` (stdout)         access log file; empty string: none
+``GUNICORN_LOG_LEVEL``     ``info``               error log level
+=========================  =====================  ========================================
 
 Workers are sync: each request is a short database round trip and some string work, so a
 worker per core (plus some to cover waiting on the database) keeps the CPUs busy. No state
