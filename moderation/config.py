@@ -44,6 +44,16 @@ class Defaults:
     MIN_SUBMIT_SECONDS = 3  # a form sent back sooner than this is a bot's
     MAX_LINKS = 2  # more links than this hold a comment with reason "links"
 
+    # --- abuse checks (see moderation/checks.py; a site may override the rate limits) -------
+    RATE_LIMIT_PER_MINUTE = 3  # comments per source and site in any 60 seconds; 0 is off
+    RATE_LIMIT_PER_HOUR = 20  # … in any hour; 0 is off
+    DUPLICATE_WINDOW_HOURS = 24  # the same text again within this is spam; 0 is off
+
+    # --- retention (flask --app wsgi privacy purge) -----------------------------------------
+    RETENTION_SPAM_DAYS = 7  # spam is removed this long after it became spam
+    RETENTION_REJECTED_DAYS = 30  # rejected and withdrawn comments, likewise
+    RETENTION_SOURCE_HASH_DAYS = 30  # then a comment's source hash is cleared; 0 keeps it
+
     # --- moderator sessions ----------------------------------------------------------------
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -41,6 +41,12 @@ def source_hash(address: str | None) -> str | None:
     return hmac.new(_key(), normalized.encode(), hashlib.sha256).hexdigest()
 
 
+def email_hash(address: str) -> str:
+    """A keyed hash of a (lower-cased) e-mail address, for bans that outlive an erasure."""
+    digest = hmac.new(_key(), b"email:" + address.strip().lower().encode(), hashlib.sha256)
+    return "erased:" + digest.hexdigest()
+
+
 def request_source() -> str | None:
     """The keyed hash of the current request's client address."""
     return source_hash(request.remote_addr)

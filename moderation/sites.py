@@ -1,13 +1,17 @@
-"""Host sites: who may embed comments, in which language, from which origins."""
+"""Host sites: who may embed comments, in which language, from which origins, under which policy."""
 
 from __future__ import annotations
 
+import enum
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from flask import current_app
 from sqlalchemy import select
 
+from . import wordlists
 from .errors import Conflict, InvalidInput
 from .extensions import db
 from .models import Language, Site
@@ -66,3 +70,112 @@ def origin_allowed(site: Site, origin: str | None, own_origin: str) -> bool:
     if origin is None:
         return True
     return origin == own_origin or origin in (site.origins or [])
+
+
+# --- policy: word lists, limits, pause ------------------------------------------------------
+
+
+class Keep(enum.Enum):
+    """Leave a setting as it is (``None`` means something else: "use the service default")."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP
+MAX_LINKS_LIMIT = 1000
+MAX_RATE_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A site's abuse policy as it applies now: its own values, or the service defaults."""
+
+    paused: bool
+    max_links: int
+    max_links_is_default: bool
+    rate_limit_per_minute: int  # 0: off
+    rate_limit_per_minute_is_default: bool
+    rate_limit_per_hour: int
+    rate_limit_per_hour_is_default: bool
+    blocked_words: list[str]
+    watched_words: list[str]
+
+
+def policy(site: Site) -> Policy:
+    config = current_app.config
+
+    def pick(own: int | None, name: str) -> tuple[int, bool]:
+        return (int(config[name]), True) if own is None else (own, False)
+
+    max_links, links_default = pick(site.max_links, "MAX_LINKS")
+    per_minute, minute_default = pick(site.rate_limit_per_minute, "RATE_LIMIT_PER_MINUTE")
+    per_hour, hour_default = pick(site.rate_limit_per_hour, "RATE_LIMIT_PER_HOUR")
+    return Policy(
+        paused=site.paused,
+        max_links=max_links,
+        max_links_is_default=links_default,
+        rate_limit_per_minute=per_minute,
+        rate_limit_per_minute_is_default=minute_default,
+        rate_limit_per_hour=per_hour,
+        rate_limit_per_hour_is_default=hour_default,
+        blocked_words=list(site.blocked_words or []),
+        watched_words=list(site.watched_words or []),
+    )
+
+
+def _number(value: int | None | Keep, name: str, high: int) -> int | None | Keep:
+    if value is KEEP or value is None:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= high:
+        raise InvalidInput(
+            f"{name} must be a whole number from 0 to {high} (or the default).",
+            code="invalid_policy",
+            fields={name: "Invalid."},
+        )
+    return value
+
+
+def update_policy(
+    slug: str,
+    *,
+    paused: bool | Keep = KEEP,
+    max_links: int | None | Keep = KEEP,
+    rate_limit_per_minute: int | None | Keep = KEEP,
+    rate_limit_per_hour: int | None | Keep = KEEP,
+    blocked_words: Iterable[str] | Keep = KEEP,
+    watched_words: Iterable[str] | Keep = KEEP,
+) -> Site:
+    """Change a site's abuse policy and commit; what is not given stays as it is.
+
+    Numbers are 0 or more (``0`` switches a rate limit off; ``max_links=0`` holds every link);
+    ``None`` returns a number to the service default. Word lists are replaced as a whole (see
+    :func:`moderation.wordlists.clean_entries`). Raises :class:`NotFound` for an unknown site
+    and :class:`InvalidInput` for a bad value, changing nothing.
+    """
+    from .submission import get_site
+
+    checked = {
+        "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
+        "rate_limit_per_minute": _number(
+            rate_limit_per_minute, "rate_limit_per_minute", MAX_RATE_LIMIT
+        ),
+        "rate_limit_per_hour": _number(rate_limit_per_hour, "rate_limit_per_hour", MAX_RATE_LIMIT),
+    }
+    if paused is not KEEP and not isinstance(paused, bool):
+        raise InvalidInput("paused must be true or false.", code="invalid_policy")
+    if blocked_words is not KEEP:
+        checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
+    if watched_words is not KEEP:
+        checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
+    if paused is not KEEP:
+        checked["paused"] = paused
+    try:
+        site = get_site(slug)
+        for name, value in checked.items():
+            if value is not KEEP:
+                setattr(site, name, value)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return site

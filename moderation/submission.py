@@ -174,7 +174,7 @@ def submit_comment(
     validate_article_key(article_key)
     try:
         if site.paused:
-            raise Forbidden("Comments are closed for the moment on this site.", code="paused")
+            raise Forbidden(checks.PAUSED_MESSAGE[site.language], code="paused")
         article = _get_or_create_article(site, article_key, submission.title, submission.url)
         if article.closed:
             raise Forbidden("Comments are closed for this article.", code="closed")

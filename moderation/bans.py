@@ -1,0 +1,203 @@
+"""Bans: a reader's source (the keyed hash of their address) or e-mail barred from commenting.
+
+A banned reader's comments are still taken in, stored as spam with reason ``banned`` and shown
+to moderators, and the reader gets the same answer as everyone: nothing is dropped silently,
+and a ban made by mistake costs nothing that cannot be undone. A ban lasts for a period or
+forever and can be lifted; lifted and expired bans stay listed until the retention job removes
+them.
+
+E-mail bans are stored lower-cased. When a reader has their data erased, an e-mail ban on them
+is kept (the newsroom's interest in keeping an abuser out) but its address is replaced by a
+keyed hash (:func:`moderation.privacy.email_hash`), which still matches and reveals nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, select
+
+from . import privacy
+from .errors import Conflict, InvalidInput, NotFound
+from .extensions import db
+from .models import Ban, BanKind, Comment, utcnow
+
+SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
+_DURATION = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)")
+_UNITS = {"min": "minutes", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+FOREVER = ("", "forever", "permanent", "never")
+MAX_DURATION = timedelta(days=3650)
+MAX_REASON_LENGTH = 500
+
+
+def parse_duration(text: str | None) -> timedelta | None:
+    """``30m``, ``12h``, ``7d``, ``2w`` → a period; ``forever`` (or nothing) → ``None``.
+
+    Raises :class:`InvalidInput` for anything else.
+    """
+    value = (text or "").strip().lower()
+    if value in FOREVER:
+        return None
+    match = _DURATION.fullmatch(value)
+    if not match or int(match[1]) == 0:
+        raise InvalidInput(
+            f"{text!r} is not a period; use e.g. 30m, 12h, 7d, 2w or forever.",
+            code="invalid_duration",
+        )
+    duration = timedelta(**{_UNITS[match[2]]: int(match[1])})
+    if duration > MAX_DURATION:
+        raise InvalidInput(
+            "A ban period may be at most 10 years; use forever.", code="invalid_duration"
+        )
+    return duration
+
+
+def _kind(kind: BanKind | str) -> BanKind:
+    try:
+        return BanKind(kind)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown ban kind {kind!r}; use source or email.", code="invalid_ban_kind"
+        ) from None
+
+
+def _value(kind: BanKind, value: str) -> str:
+    value = (value or "").strip()
+    if kind is BanKind.SOURCE:
+        value = value.lower()
+        if not SOURCE_HASH.fullmatch(value):
+            raise InvalidInput(
+                "A source is the 64-character hash shown with a comment; "
+                "to ban the source of a comment, ban it by the comment's number.",
+                code="invalid_source",
+            )
+        return value
+    from .submission import EMAIL, MAX_EMAIL_LENGTH
+
+    if len(value) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(value):
+        raise InvalidInput(f"{value!r} is not a valid e-mail address.", code="invalid_email")
+    return value.lower()
+
+
+def is_active(ban: Ban, now: datetime | None = None) -> bool:
+    now = now or utcnow()
+    return ban.lifted_at is None and (ban.expires_at is None or ban.expires_at > now)
+
+
+def _active_clause(now: datetime) -> list:
+    return [Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > now)]
+
+
+def add_ban(
+    kind: BanKind | str,
+    value: str,
+    *,
+    duration: timedelta | None = None,
+    reason: str | None = None,
+    actor: str = "cli",
+) -> Ban:
+    """Ban a source hash or an e-mail address for ``duration`` (``None``: forever) and commit.
+
+    A new ban replaces an active one on the same source or address (it is lifted), so banning
+    again extends or shortens a ban. Raises :class:`InvalidInput` for a bad kind, value, period
+    or reason.
+    """
+    kind = _kind(kind)
+    value = _value(kind, value)
+    reason = " ".join((reason or "").split()) or None
+    if reason is not None and len(reason) > MAX_REASON_LENGTH:
+        raise InvalidInput(
+            f"The reason may have at most {MAX_REASON_LENGTH} characters.", code="invalid_reason"
+        )
+    if duration is not None and (duration <= timedelta(0) or duration > MAX_DURATION):
+        raise InvalidInput(
+            "A ban period must be positive and at most 10 years.", code="invalid_duration"
+        )
+    now = utcnow()
+    try:
+        for previous in db.session.scalars(
+            select(Ban).where(Ban.kind == kind, Ban.value == value, *_active_clause(now))
+        ):
+            previous.lifted_at = now
+        ban = Ban(
+            kind=kind,
+            value=value,
+            reason=reason,
+            created_by=actor,
+            created_at=now,
+            expires_at=None if duration is None else now + duration,
+        )
+        db.session.add(ban)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return ban
+
+
+def ban_comment_author(
+    comment_id: int,
+    kind: BanKind | str,
+    *,
+    duration: timedelta | None = None,
+    reason: str | None = None,
+    actor: str = "cli",
+) -> Ban:
+    """Ban the source or the e-mail of a comment's author, as the moderator sees it on a card.
+
+    Raises :class:`NotFound` for an unknown comment and :class:`Conflict` when the comment has
+    no such value (no e-mail given, or its source hash removed by retention).
+    """
+    kind = _kind(kind)
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        db.session.rollback()
+        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
+    value = comment.source_hash if kind is BanKind.SOURCE else comment.email
+    if not value:
+        db.session.rollback()
+        what = "source" if kind is BanKind.SOURCE else "e-mail address"
+        raise Conflict(f"Comment {comment_id} has no {what} to ban.", code="nothing_to_ban")
+    return add_ban(kind, value, duration=duration, reason=reason, actor=actor)
+
+
+def lift_ban(ban_id: int) -> Ban:
+    """End a ban now and commit; lifting a ban that has ended already changes nothing.
+
+    Raises :class:`NotFound` for an unknown ban.
+    """
+    ban = db.session.get(Ban, ban_id)
+    if ban is None:
+        db.session.rollback()
+        raise NotFound(f"There is no ban {ban_id}.", code="unknown_ban")
+    if is_active(ban):
+        ban.lifted_at = utcnow()
+    db.session.commit()
+    return ban
+
+
+def list_bans(*, include_ended: bool = False) -> Sequence[Ban]:
+    """Bans, newest first: the active ones, or all of them."""
+    query = select(Ban).order_by(Ban.created_at.desc(), Ban.id.desc())
+    if not include_ended:
+        query = query.where(*_active_clause(utcnow()))
+    return db.session.scalars(query).all()
+
+
+def find_active(source_hash: str | None, email: str | None, now: datetime) -> Ban | None:
+    """The active ban, if any, on this source or e-mail address (plain or erased form)."""
+    conditions = []
+    if source_hash:
+        conditions.append((Ban.kind == BanKind.SOURCE) & (Ban.value == source_hash))
+    if email:
+        address = email.strip().lower()
+        conditions.append(
+            (Ban.kind == BanKind.EMAIL) & Ban.value.in_([address, privacy.email_hash(address)])
+        )
+    if not conditions:
+        return None
+    return db.session.scalars(
+        select(Ban).where(or_(*conditions), *_active_clause(now)).limit(1)
+    ).first()

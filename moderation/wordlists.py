@@ -1,0 +1,130 @@
+"""Blocked and watched words: normalizing entries and finding them in a comment.
+
+Both the comment and each list entry are *folded* the same way before they are compared, so
+simple disguises do not hide a word:
+
+* invisible format characters (zero-width space and joiners, soft hyphen, word joiner, BOM …)
+  are removed: ``i\\u200bdiot`` is ``idiot``;
+* accents are stripped and case is folded: ``ÍDÌOT`` is ``idiot``, ``Spaß`` is ``spass``;
+* a run of the same letter counts once: ``iiidiooot`` is ``idiot``.
+
+An entry matches whole words only (``rat`` does not match ``Ratgeber``); an entry ending in
+``*`` matches every word that starts with it (``idiot*`` matches ``Idioten``), which suits
+German compounds. An entry of several words matches them in a row. Folding repeated letters
+makes ``Kaffee`` and ``Kafe`` the same word; that is the price of catching ``iiidiot``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from .errors import InvalidInput
+
+MAX_ENTRIES = 500
+MAX_ENTRY_LENGTH = 100
+
+_WORD = re.compile(r"\w+")
+_REPEATS = re.compile(r"(\w)\1+")
+
+
+def fold(text: str) -> str:
+    """The comparable form of a text: no format characters, accents, case or repeated letters."""
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    decomposed = unicodedata.normalize("NFKD", visible)
+    bare = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _REPEATS.sub(r"\1", unicodedata.normalize("NFKC", bare.casefold()))
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(fold(text))
+
+
+@dataclass(frozen=True)
+class _Entry:
+    text: str  # as the site configured it; named in the reason code
+    pattern: re.Pattern[str]
+
+
+def _compile(entry: str) -> _Entry | None:
+    prefix = entry.endswith("*")
+    words = _words(entry.rstrip("*"))
+    if not words:
+        return None
+    tail = r"\w*" if prefix else ""
+    pattern = re.compile(r"(?<!\w)" + " ".join(map(re.escape, words)) + tail + r"(?!\w)")
+    return _Entry(entry, pattern)
+
+
+def find(entries: Iterable[str], *texts: str) -> list[str]:
+    """The entries that occur in any of the texts, in list order, each once."""
+    haystack = "\n".join(" ".join(_words(text)) for text in texts)
+    found = []
+    for raw in entries:
+        entry = _compile(raw)
+        if entry is not None and entry.pattern.search(haystack):
+            found.append(entry.text)
+    return found
+
+
+def clean_entries(entries: Iterable[str], *, label: str = "word list") -> list[str]:
+    """Validate a word list for storage: trimmed, no empties, no duplicates after folding.
+
+    Raises :class:`InvalidInput` naming the first bad entry.
+    """
+    cleaned: list[str] = []
+    seen: set[tuple[tuple[str, ...], bool]] = set()
+    for raw in entries:
+        if not isinstance(raw, str):
+            raise InvalidInput(f"Every entry of the {label} must be text.", code="invalid_word")
+        entry = " ".join(raw.split())
+        if not entry:
+            continue
+        if len(entry) > MAX_ENTRY_LENGTH:
+            raise InvalidInput(
+                f"{entry[:30]!r}… is longer than {MAX_ENTRY_LENGTH} characters.",
+                code="invalid_word",
+            )
+        if "*" in entry.rstrip("*") or entry.endswith("**"):
+            raise InvalidInput(
+                f"{entry!r}: a * may only end an entry (it matches words starting with it).",
+                code="invalid_word",
+            )
+        key = _key(entry)
+        if not key[0]:
+            raise InvalidInput(f"{entry!r} contains no letters or digits.", code="invalid_word")
+        if key not in seen:
+            seen.add(key)
+            cleaned.append(entry)
+    if len(cleaned) > MAX_ENTRIES:
+        raise InvalidInput(
+            f"A {label} may have at most {MAX_ENTRIES} entries.", code="too_many_words"
+        )
+    return cleaned
+
+
+def _key(entry: str) -> tuple[tuple[str, ...], bool]:
+    """Entries with the same key match the same words."""
+    entry = entry.strip()
+    return tuple(_words(entry.rstrip("*"))), entry.endswith("*")
+
+
+def edit(entries: Iterable[str], add: Iterable[str] = (), remove: Iterable[str] = ()) -> list[str]:
+    """A word list with entries added and removed (removal ignores case and accents).
+
+    Raises :class:`InvalidInput` when an entry to remove is not on the list.
+    """
+    current = list(entries)
+    for word in remove:
+        keys = [_key(entry) for entry in current]
+        if _key(word) not in keys:
+            raise InvalidInput(f"{word!r} is not on the list.", code="unknown_word")
+        del current[keys.index(_key(word))]
+    return current + list(add)
+
+
+def parse_lines(text: str) -> Sequence[str]:
+    """Entries from a text area or a file: one per line, or separated by commas."""
+    return [part for line in text.splitlines() for part in line.split(",")]
