@@ -1,16 +1,24 @@
 """Serving what was approved: an article's approved list and the counts for many articles.
 
-This is the hot path: every article view reads it. Each function is one indexed query written
-in SQLAlchemy Core (no ORM objects are built), and the list's ETag comes from the article's
-version, which :mod:`moderation.review` bumps whenever the approved list changes.
+This is the hot path: every article view reads it. The list costs one indexed query for the
+article's state (site, article, version, count) in the database driver's own terms, without an
+ORM session; its ETag comes from the article's version, which :mod:`moderation.review` bumps
+whenever the approved list changes. A ``304`` is answered from that state alone. The JSON of a
+page is built once per version and kept in a small per-worker cache (:class:`PageCache`) keyed
+by (article, version, limit, after): a new version is a new key, so the cache is never stale
+and needs no invalidation across workers or hosts. Counts for many articles are one query.
 """
 
 from __future__ import annotations
 
+import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from flask import Flask, current_app
 from sqlalchemy import and_, select
 
 from .errors import NotFound
@@ -33,18 +41,105 @@ class ThreadState:
         return f"{self.version}.{limit}.{after or 0}"
 
 
+# The state of one thread: site by slug, article by its (site_id, key) unique index.
+_STATE_SQL = (
+    "SELECT site.id, article.id, article.version, article.approved_count FROM site "
+    "LEFT OUTER JOIN article ON article.site_id = site.id AND article.key = {p} "
+    "WHERE site.slug = {p}"
+)
+_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
+
+
 def thread_state(site_slug: str, article_key: str) -> ThreadState:
-    """The site and article in one query; raises :class:`NotFound` for an unknown site."""
-    row = db.session.execute(
-        select(Site.id, Article.id, Article.version, Article.approved_count)
-        .select_from(Site)
-        .outerjoin(Article, and_(Article.site_id == Site.id, Article.key == article_key))
-        .where(Site.slug == site_slug)
-    ).first()
+    """The site and article in one query; raises :class:`NotFound` for an unknown site.
+
+    This runs on every list request, including every ``304``, so it goes straight to the
+    driver with a pooled connection: no session, no ORM, no SQL compilation. On SQLite the
+    connection is in autocommit mode and the single SELECT is its own snapshot.
+    """
+    engine = db.engine
+    sql = _STATE_SQL.format(p=_PLACEHOLDERS[engine.dialect.paramstyle])
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql, (article_key, site_slug))
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, which ends any transaction the driver opened
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
     return ThreadState(site_id, article_id, version or 0, count or 0)
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of an approved list, serialized once: the body and the ETag that names it."""
+
+    etag: str
+    body: bytes
+
+
+class PageCache:
+    """A worker's least-recently-used pages, bounded by entries and by bytes.
+
+    Keys contain the article's version, so a page is only ever served for the version it was
+    built from; an outdated entry is simply never asked for again and ages out.
+    """
+
+    def __init__(self, max_entries: int, max_bytes: int) -> None:
+        self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self.size = 0
+        self._pages: OrderedDict[tuple, Page] = OrderedDict()
+        self._lock = threading.Lock()  # the development server and tests serve from threads
+
+    def get(self, key: tuple) -> Page | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: Page) -> None:
+        if len(page.body) > self.max_bytes or self.max_entries < 1:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self.size -= len(old.body)
+            self._pages[key] = page
+            self.size += len(page.body)
+            while len(self._pages) > self.max_entries or self.size > self.max_bytes:
+                _, evicted = self._pages.popitem(last=False)
+                self.size -= len(evicted.body)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def page_cache(app: Flask | None = None) -> PageCache:
+    """This app's page cache (one per app and process, so tests never share one)."""
+    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    cache = app.extensions.get("moderation.page_cache")
+    if cache is None:
+        cache = app.extensions["moderation.page_cache"] = PageCache(
+            int(app.config["LIST_CACHE_ENTRIES"]), int(app.config["LIST_CACHE_BYTES"])
+        )
+    return cache
+
+
+def page(state: ThreadState, limit: int, after: int | None) -> Page:
+    """The page for this state, from the cache or built (one indexed query) and cached."""
+    cache = page_cache()
+    key = (state.site_id, state.article_id, state.version, limit, after)
+    found = cache.get(key)
+    if found is None:
+        body = json.dumps(approved_page(state, limit, after), separators=(",", ":")).encode()
+        found = Page(state.etag(limit, after), body)
+        cache.put(key, found)
+    return found
 
 
 def iso(moment: datetime) -> str:

@@ -40,6 +40,9 @@ class Defaults:
     LIST_MAX_LIMIT = 200
     COUNTS_MAX_ARTICLES = 200
     LIST_MAX_AGE = 10  # seconds a reader's browser or a CDN may reuse an approved list
+    # Per-worker cache of serialized list pages, keyed by the article's version (never stale).
+    LIST_CACHE_ENTRIES = 2000
+    LIST_CACHE_BYTES = 16 * 1024 * 1024
     FORM_TOKEN_MAX_AGE = 24 * 3600  # a comment form older than this asks the reader to reload
     MIN_SUBMIT_SECONDS = 3  # a form sent back sooner than this is a bot's
     MAX_LINKS = 2  # more links than this hold a comment with reason "links"

@@ -1,0 +1,226 @@
+"""The read path: page cache keyed by version, 304 without loading comments, indexed queries."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import THREAD, approve, post_comment
+from sqlalchemy import event, text
+
+from moderation import approved, review
+from moderation.approved import Page, PageCache
+from moderation.extensions import db
+
+# --- the per-worker page cache ---------------------------------------------------------------
+
+
+def test_page_cache_is_bounded_by_entries() -> None:
+    cache = PageCache(max_entries=2, max_bytes=1000)
+    for i in range(3):
+        cache.put(("k", i), Page(str(i), b"x"))
+    assert len(cache) == 2
+    assert cache.get(("k", 0)) is None
+    assert cache.get(("k", 2)) == Page("2", b"x")
+
+
+def test_page_cache_is_bounded_by_bytes_and_keeps_recently_used() -> None:
+    cache = PageCache(max_entries=100, max_bytes=10)
+    cache.put("a", Page("a", b"1234"))
+    cache.put("b", Page("b", b"1234"))
+    assert cache.get("a") is not None  # "a" is now the most recently used
+    cache.put("c", Page("c", b"1234"))
+    assert cache.get("b") is None
+    assert cache.get("a") is not None and cache.get("c") is not None
+    assert cache.size == 8
+    cache.put("huge", Page("huge", b"x" * 11))  # larger than the whole cache: not kept
+    assert cache.get("huge") is None and cache.size == 8
+
+
+def test_page_cache_can_be_switched_off() -> None:
+    cache = PageCache(max_entries=0, max_bytes=1000)
+    cache.put("a", Page("a", b"1"))
+    assert cache.get("a") is None
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts how often a page is built from the database."""
+    calls: list[int] = []
+    original = approved.approved_page
+
+    def counting(*args: object) -> dict:
+        calls.append(1)
+        return original(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(approved, "approved_page", counting)
+    return calls
+
+
+def test_a_page_is_built_once_per_version(client: FlaskClient, built: list[int]) -> None:
+    approve(client, post_comment(client, body="Erster.").get_json()["id"])
+    first = client.get(f"{THREAD}/comments")
+    again = client.get(f"{THREAD}/comments")
+    assert len(built) == 1
+    assert again.data == first.data and again.headers["ETag"] == first.headers["ETag"]
+
+    approve(client, post_comment(client, body="Zweiter.").get_json()["id"])
+    changed = client.get(f"{THREAD}/comments")
+    assert len(built) == 2
+    assert [c["html"] for c in changed.get_json()["comments"]] == [
+        "<p>Erster.</p>",
+        "<p>Zweiter.</p>",
+    ]
+    assert changed.headers["ETag"] != first.headers["ETag"]
+
+
+def test_the_body_always_matches_the_etag(app: Flask, client: FlaskClient) -> None:
+    """Whatever the cache holds, an ETag is only ever sent with the JSON of its own version."""
+    seen: dict[str, bytes] = {}
+    ids = []
+    for i in range(4):
+        ids.append(post_comment(client, body=f"Nummer {i}.").get_json()["id"])
+        approve(client, ids[-1])
+        for limit in (1, 50):
+            response = client.get(f"{THREAD}/comments?limit={limit}")
+            etag = response.headers["ETag"]
+            assert seen.setdefault(etag, response.data) == response.data
+            assert response.get_json()["count"] == i + 1
+    with app.app_context():
+        review.decide(ids[0], "reject", review.Actor("test"))
+    response = client.get(f"{THREAD}/comments")
+    assert response.headers["ETag"] not in seen
+    assert [c["id"] for c in response.get_json()["comments"]] == ids[1:]
+
+
+def test_pages_are_cached_per_page(client: FlaskClient, built: list[int]) -> None:
+    ids = [post_comment(client, body=f"K{i}").get_json()["id"] for i in range(3)]
+    for comment_id in ids:
+        approve(client, comment_id)
+    one = client.get(f"{THREAD}/comments?limit=1").get_json()
+    two = client.get(f"{THREAD}/comments?limit=1&after={one['next']}").get_json()
+    assert [c["id"] for c in one["comments"]] == ids[:1]
+    assert [c["id"] for c in two["comments"]] == ids[1:2]
+    assert len(built) == 2
+
+
+def test_a_304_does_not_load_comments(client: FlaskClient, built: list[int]) -> None:
+    approve(client, post_comment(client).get_json()["id"])
+    etag = client.get(f"{THREAD}/comments").headers["ETag"]
+    assert len(built) == 1
+    approved.page_cache(client.application)._pages.clear()
+    response = client.get(f"{THREAD}/comments", headers={"If-None-Match": etag})
+    assert response.status_code == 304
+    assert len(built) == 1
+
+
+def test_the_list_json_is_compact_and_complete(client: FlaskClient) -> None:
+    comment_id = post_comment(client, body="Hallo").get_json()["id"]
+    approve(client, comment_id)
+    response = client.get(f"{THREAD}/comments")
+    assert response.mimetype == "application/json"
+    assert response.headers["Cache-Control"] == "public, max-age=10"
+    body = json.loads(response.data)
+    assert body["count"] == 1 and body["next"] is None
+    assert set(body["comments"][0]) == {"id", "parent_id", "author", "html", "created_at"}
+
+
+# --- indexes: every hot query is served by an index (EXPLAIN on both databases) -------------
+
+
+@pytest.fixture
+def statements(app: Flask) -> Iterator[list[tuple[str, object]]]:
+    """The SQL (with parameters) that the app sends through SQLAlchemy while the test runs."""
+    seen: list[tuple[str, object]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if statement.lstrip().upper().startswith("SELECT"):
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", record)
+    yield seen
+    event.remove(engine, "before_cursor_execute", record)
+
+
+def plan(app: Flask, statement: str, parameters: object) -> str:
+    """The query plan as text. PostgreSQL is told to avoid sequential scans, because on the
+    few rows of a test it would rightly prefer them; what matters is that an index can serve
+    the query (docs/performance.md has the plans on a million comments)."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            if connection.dialect.name == "sqlite":
+                rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+                text_plan = "\n".join(str(row[-1]) for row in rows)
+            else:
+                connection.execute(text("SET enable_seqscan = off"))
+                rows = connection.exec_driver_sql(f"EXPLAIN {statement}", parameters)
+                text_plan = "\n".join(row[0] for row in rows)
+            connection.rollback()
+    return text_plan
+
+
+def assert_indexed(text_plan: str, index: str) -> None:
+    assert index in text_plan, text_plan
+    # SQLite: a full scan of a table reads "SCAN comment" without "USING INDEX".
+    for line in text_plan.splitlines():
+        assert not (line.startswith("SCAN") and "USING" not in line), text_plan
+    assert "Seq Scan" not in text_plan, text_plan
+
+
+def test_the_list_query_uses_the_article_status_index(
+    app: Flask, client: FlaskClient, statements: list
+) -> None:
+    approve(client, post_comment(client).get_json()["id"])
+    statements.clear()
+    assert client.get(f"{THREAD}/comments?after=0").status_code == 200
+    (listing,) = [(s, p) for s, p in statements if "body_html" in s]
+    assert_indexed(plan(app, *listing), "ix_comment_article_status_id")
+
+
+def test_the_thread_state_query_uses_the_article_key_index(app: Flask) -> None:
+    with app.app_context():
+        dialect = db.engine.dialect
+    sql = approved._STATE_SQL.format(p=approved._PLACEHOLDERS[dialect.paramstyle])
+    if dialect.name != "sqlite":  # exec_driver_sql takes psycopg's named style
+        sql = sql.replace("%s", "%(key)s", 1).replace("%s", "%(slug)s", 1)
+        params: object = {"key": "a", "slug": "demo"}
+    else:
+        params = ("a", "demo")
+    text_plan = plan(app, sql, params)
+    # The article is found by its (site_id, key) unique index, the site by its slug index.
+    if dialect.name == "sqlite":
+        assert "sqlite_autoindex_article_1" in text_plan, text_plan
+        assert "sqlite_autoindex_site_1" in text_plan, text_plan
+    else:
+        assert "article_site_id_key_key" in text_plan, text_plan
+        assert "site_slug_key" in text_plan, text_plan
+    assert_indexed(text_plan, "")
+
+
+def test_counts_for_100_articles_are_one_indexed_query(
+    app: Flask, client: FlaskClient, statements: list
+) -> None:
+    post_comment(client)
+    statements.clear()
+    keys = "&".join(f"article=a{i}" for i in range(100))
+    response = client.get(f"/api/v1/sites/demo/counts?{keys}&article=politik/2026/russland-usa")
+    assert response.status_code == 200
+    assert len(response.get_json()["counts"]) == 101
+    assert len(statements) == 1
+    text_plan = plan(app, *statements[0])
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    assert_indexed(text_plan, "sqlite_autoindex_article_1" if sqlite else "article_site_id_key_key")
+
+
+def test_the_moderation_queue_uses_the_status_index(app: Flask, statements: list) -> None:
+    with app.app_context():
+        review.pending_queue(limit=100)
+        db.session.remove()
+    (queue,) = statements
+    assert_indexed(plan(app, *queue), "ix_comment_status_created")
