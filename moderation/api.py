@@ -11,13 +11,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from . import approved, form_tokens
+from . import approved, form_tokens, openapi
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .extensions import csrf, db
 from .models import Article, Comment, Site
 from .privacy import request_source
 from .sites import origin_allowed
 from .submission import (
+    MAX_ID,
     get_site,
     parse_submission,
     submit_comment,
@@ -29,6 +30,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # cookie-less JSON API; see the module docstring
 
 THREAD = "/sites/<site>/articles/<path:article>"
+COMMENT = "/comments/<int:comment_id>"
 WRITE_HEADERS = "Content-Type, X-Comment-Token"
 
 
@@ -89,7 +91,7 @@ def list_comments(site: str, article: str) -> Response:
         1,
         current_app.config["LIST_MAX_LIMIT"],
     )
-    after = _int_arg("after", None, 0)
+    after = _int_arg("after", None, 0, MAX_ID)
     state = approved.thread_state(site, article)
     etag = state.etag(limit, after)
     if request.if_none_match.contains(etag):
@@ -104,6 +106,7 @@ def list_comments(site: str, article: str) -> Response:
 
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
 def comments_preflight(site: str, article: str) -> Response:
+    validate_article_key(article)
     return _preflight(get_site(site), "GET, POST")
 
 
@@ -159,21 +162,29 @@ def counts(site: str) -> Response:
     return response
 
 
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    """This API's OpenAPI 3.1 document (see :mod:`moderation.openapi`)."""
+    return jsonify(openapi.document())
+
+
 def _site_of_comment(comment_id: int) -> Site:
-    site = db.session.scalars(
-        db.select(Site).join(Article).join(Comment).where(Comment.id == comment_id)
-    ).first()
+    site = None
+    if comment_id <= MAX_ID:  # larger numbers are no id, and too large for the database
+        site = db.session.scalars(
+            db.select(Site).join(Article).join(Comment).where(Comment.id == comment_id)
+        ).first()
     if site is None:
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     return site
 
 
-@bp.route("/comments/<int:comment_id>", methods=["OPTIONS"], provide_automatic_options=False)
+@bp.route(COMMENT, methods=["OPTIONS"], provide_automatic_options=False)
 def comment_preflight(comment_id: int) -> Response:
     return _preflight(_site_of_comment(comment_id), "DELETE")
 
 
-@bp.delete("/comments/<int:comment_id>", provide_automatic_options=False)
+@bp.delete(COMMENT, provide_automatic_options=False)
 def delete_comment(comment_id: int) -> Response:
     _allow_writes_from(_site_of_comment(comment_id))
     comment = withdraw_comment(comment_id, request.headers.get("X-Comment-Token"))

@@ -31,6 +31,7 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_EMAIL_LENGTH = 254
 MAX_TITLE_LENGTH = 300
 MAX_URL_LENGTH = 2000
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; larger numbers name nothing
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,9 @@ def parse_submission(data: Any) -> Submission:
 
     parent_id = data.get("parent_id")
     if parent_id is not None and (
-        isinstance(parent_id, bool) or not isinstance(parent_id, int) or parent_id < 1
+        isinstance(parent_id, bool)
+        or not isinstance(parent_id, int)
+        or not 1 <= parent_id <= MAX_ID
     ):
         errors["parent_id"] = "Must be the id of a comment."
 

@@ -1,0 +1,355 @@
+"""The public API's contract: an OpenAPI 3.1 document, served at ``/api/v1/openapi.json``.
+
+Built from the running configuration, so the limits it states (body length, page size, articles
+per counts request) are the ones this installation enforces. ``tests/test_openapi.py`` runs
+schemathesis against the app with it: no 5xx, and every answer matches what is written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+
+from .submission import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
+
+# Text that still has something in it once whitespace, control and bidi characters are dropped
+# (sanitize.normalize_text): a name or a comment of only such characters is refused.
+VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
+ARTICLE_KEY_PATTERN = r"^(?!.*//)[A-Za-z0-9](?:[A-Za-z0-9._~\-/]{0,198}[A-Za-z0-9._~\-])?$"
+
+
+def _error(description: str, codes: list[str], *, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": f"{description} (`error`: {', '.join(f'`{c}`' for c in codes)})",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+    }
+    if retry_after:
+        response["headers"] = {
+            "Retry-After": {
+                "description": "Seconds to wait before trying again.",
+                "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                "required": True,
+            }
+        }
+    return response
+
+
+def _json(schema: str, description: str, headers: dict | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document for version 1 of the public API."""
+    config = current_app.config
+    site = {
+        "name": "site",
+        "in": "path",
+        "required": True,
+        "description": "The site's slug, as registered with `flask sites add`.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[^/]+$"},
+    }
+    article = {
+        "name": "article",
+        "in": "path",
+        "required": True,
+        "description": "The article's key: a slug or a path such as `politik/2026/x`.",
+        # The key pattern of submission.ARTICLE_KEY, without "//" and without a trailing "/".
+        "schema": {"type": "string", "pattern": ARTICLE_KEY_PATTERN},
+    }
+    comment_id = {
+        "name": "comment_id",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+    }
+    origin = {
+        "name": "Origin",
+        "in": "header",
+        "required": False,
+        "description": "Sent by browsers; must be one of the site's allowed origins to write.",
+        "schema": {"type": "string"},
+    }
+    etag = {"ETag": {"description": "Changes whenever the list changes.", "schema": _STR}}
+    cors_read = {
+        "Access-Control-Allow-Origin": {"schema": {"const": "*"}},
+    }
+    not_found = _error("Unknown site", ["unknown_site"])
+    preflight = {
+        "204": {
+            "description": "The origin may send this request.",
+            "headers": {
+                # Only when the request carried an Origin (browsers always send one).
+                "Access-Control-Allow-Origin": {"schema": _STR},
+                "Access-Control-Allow-Methods": {"schema": _STR, "required": True},
+                "Access-Control-Allow-Headers": {"schema": _STR, "required": True},
+            },
+        },
+        "403": _error("Pages on this origin may not write", ["forbidden_origin"]),
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Comment moderation: public API",
+            "version": "1",
+            "description": (
+                "What the comment widget on an article page talks to. JSON, no cookies. "
+                "Reading is open to every origin; writing needs `Content-Type: "
+                "application/json` and, from a browser, an `Origin` the site allows."
+            ),
+        },
+        "servers": [{"url": "/api/v1"}],
+        "paths": {
+            "/sites/{site}/articles/{article}/comments": {
+                "parameters": [site, article],
+                "get": {
+                    "operationId": "listComments",
+                    "summary": "Approved comments of an article, oldest first",
+                    "parameters": [
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": int(config["LIST_MAX_LIMIT"]),
+                                "default": int(config["LIST_DEFAULT_LIMIT"]),
+                            },
+                        },
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "description": "The `next` cursor of the previous page.",
+                            "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
+                        },
+                        {"name": "If-None-Match", "in": "header", "schema": _STR},
+                    ],
+                    "responses": {
+                        "200": _json("CommentList", "A page of the list.", etag | cors_read),
+                        "304": {"description": "Unchanged since the ETag sent.", "headers": etag},
+                        "400": _error("Bad parameter", ["invalid", "invalid_article"]),
+                        "404": not_found,
+                    },
+                },
+                "post": {
+                    "operationId": "submitComment",
+                    "summary": "Submit a comment; it waits for a moderator",
+                    "parameters": [origin],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/Submission"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json("Accepted", "Queued; nothing is public yet."),
+                        "400": _error(
+                            "Bad input",
+                            ["invalid", "invalid_json", "invalid_article", "invalid_form_token"],
+                        ),
+                        "403": _error(
+                            "Not allowed", ["forbidden_origin", "closed", "paused", "banned"]
+                        ),
+                        "404": not_found,
+                        "413": _error("Request too large", ["too_large"]),
+                        "415": _error("Not JSON", ["unsupported_media_type"]),
+                        "429": _error("Too many comments", ["rate_limited"], retry_after=True),
+                    },
+                },
+                "options": {
+                    "operationId": "commentsPreflight",
+                    "summary": "CORS preflight for submitting",
+                    "parameters": [origin],
+                    "responses": preflight
+                    | {"400": _error("Bad article key", ["invalid_article"]), "404": not_found},
+                },
+            },
+            "/sites/{site}/articles/{article}/form-token": {
+                "parameters": [site, article],
+                "get": {
+                    "operationId": "formToken",
+                    "summary": "A signed, time-stamped token for the comment form",
+                    "responses": {
+                        "200": _json("FormToken", "Not cacheable."),
+                        "400": _error("Bad article key", ["invalid_article"]),
+                        "404": not_found,
+                    },
+                },
+            },
+            "/sites/{site}/counts": {
+                "parameters": [site],
+                "get": {
+                    "operationId": "counts",
+                    "summary": "Approved comments per article, for many articles at once",
+                    "parameters": [
+                        {
+                            "name": "article",
+                            "in": "query",
+                            "required": True,
+                            "style": "form",
+                            "explode": True,
+                            "schema": {
+                                "type": "array",
+                                "minItems": 1,
+                                "maxItems": int(config["COUNTS_MAX_ARTICLES"]),
+                                "items": article["schema"],
+                            },
+                        }
+                    ],
+                    "responses": {
+                        "200": _json("Counts", "Counts, 0 for articles without comments."),
+                        "400": _error("Missing or bad article keys", ["invalid"]),
+                        "404": not_found,
+                    },
+                },
+            },
+            "/comments/{comment_id}": {
+                "parameters": [comment_id],
+                "delete": {
+                    "operationId": "withdrawComment",
+                    "summary": "The author withdraws a comment with the token they got",
+                    "parameters": [
+                        origin,
+                        {
+                            "name": "X-Comment-Token",
+                            "in": "header",
+                            "required": True,
+                            "description": "The token the submission answered with.",
+                            "schema": {"type": "string", "minLength": 1},
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("Withdrawn", "Text and e-mail erased."),
+                        "400": _error("No token", ["missing_token"]),
+                        "403": _error("Wrong token or origin", ["bad_token", "forbidden_origin"]),
+                        "404": _error("Unknown comment", ["unknown_comment"]),
+                    },
+                },
+                "options": {
+                    "operationId": "commentPreflight",
+                    "summary": "CORS preflight for withdrawing",
+                    "parameters": [origin],
+                    "responses": preflight
+                    | {"404": _error("Unknown comment", ["unknown_comment"])},
+                },
+            },
+        },
+        "components": {"schemas": _schemas(config)},
+    }
+
+
+_STR: dict[str, Any] = {"type": "string"}
+
+
+def _schemas(config: Any) -> dict[str, Any]:
+    max_author = int(config["MAX_AUTHOR_LENGTH"])
+    max_body = int(config["MAX_BODY_LENGTH"])
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error", "message"],
+            "properties": {
+                "error": {"type": "string", "description": "A stable code, e.g. `invalid`."},
+                "message": {"type": "string", "description": "For people; may be translated."},
+                "fields": {
+                    "type": "object",
+                    "description": "What is wrong with each bad field.",
+                    "additionalProperties": {"type": "string"},
+                },
+            },
+        },
+        "Comment": {
+            "type": "object",
+            "required": ["id", "parent_id", "author", "html", "created_at"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer"},
+                "parent_id": {"type": ["integer", "null"]},
+                "author": {"type": "string"},
+                "html": {"type": "string", "description": "Sanitized; safe to insert as HTML."},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        },
+        "CommentList": {
+            "type": "object",
+            "required": ["comments", "count", "next"],
+            "additionalProperties": False,
+            "properties": {
+                "comments": {"type": "array", "items": {"$ref": "#/components/schemas/Comment"}},
+                "count": {"type": "integer", "minimum": 0, "description": "The article's total."},
+                "next": {
+                    "type": ["string", "null"],
+                    "description": "Cursor for the next page (`?after=`), or null.",
+                },
+            },
+        },
+        "Submission": {
+            "type": "object",
+            "required": ["author", "body"],
+            "properties": {
+                "author": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": max_author,
+                    "pattern": VISIBLE_TEXT,
+                },
+                "body": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": max_body,
+                    "pattern": VISIBLE_TEXT,
+                },
+                "email": {"type": ["string", "null"], "maxLength": MAX_EMAIL_LENGTH},
+                "parent_id": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": MAX_ID,
+                    "description": "An approved comment of the same article.",
+                },
+                "title": {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH},
+                "url": {"type": ["string", "null"], "maxLength": MAX_URL_LENGTH},
+                "form_token": {"type": ["string", "null"]},
+            },
+        },
+        "Accepted": {
+            "type": "object",
+            "required": ["id", "status", "token"],
+            "additionalProperties": False,
+            "properties": {
+                "id": {"type": "integer"},
+                "status": {"const": "pending"},
+                "token": {"type": "string", "description": "Keep it to withdraw the comment."},
+            },
+        },
+        "Withdrawn": {
+            "type": "object",
+            "required": ["id", "status"],
+            "additionalProperties": False,
+            "properties": {"id": {"type": "integer"}, "status": {"const": "withdrawn"}},
+        },
+        "Counts": {
+            "type": "object",
+            "required": ["counts"],
+            "additionalProperties": False,
+            "properties": {
+                "counts": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer", "minimum": 0},
+                }
+            },
+        },
+        "FormToken": {
+            "type": "object",
+            "required": ["token"],
+            "additionalProperties": False,
+            "properties": {"token": {"type": "string"}},
+        },
+    }
