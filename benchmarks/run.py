@@ -1,0 +1,530 @@
+"""``make bench``: load-test the service under gunicorn against a minimal Flask app, same run.
+
+Seeds a database (bulk SQL, not the ORM), starts the service with ``gunicorn.conf.py`` and the
+yardstick app (``benchmarks/minimal_app.py``) with the same settings, drives both with ``wrk``
+(or a bounded Python load generator when wrk is missing), and prints a Markdown table:
+
+* the approved list of an article with 50 comments (200, and 304 with ``If-None-Match``),
+  counts for 20 articles, and POST of a new comment, each as requests/s and as a ratio to the
+  minimal app;
+* how the list's latency grows with 1 thousand, 100 thousand and 1 million comments in the
+  database (page cache off, so every request reaches the database), and the moderation queue
+  with 10 thousand pending comments;
+* resident memory per worker after the run.
+
+Everything listens on 127.0.0.1 only. ``BENCH_ARGS="--duration 3"`` makes a quick run;
+``--database-url postgresql+psycopg://…`` measures PostgreSQL (a database you can wipe).
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+LOREM = (
+    "Ein sachlicher Beitrag zur Debatte: Die Zahlen im Artikel sind nachvollziehbar, aber die "
+    "Schlussfolgerung greift zu kurz. Wer die Quellen liest, sieht mehr Zwischentöne."
+)
+SITE = "bench"
+LIST_PATH = f"/api/v1/sites/{SITE}/articles/politik/fuenfzig/comments"
+COUNTS_PATH = f"/api/v1/sites/{SITE}/counts?" + "&".join(f"article=a{i}" for i in range(20))
+POST_PATH = f"/api/v1/sites/{SITE}/articles/politik/neu/comments"
+GROWTH_STAGES = (1_000, 100_000, 1_000_000)
+PER_ARTICLE = 100  # background comments per background article
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("GET", path, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, response.read(), response.headers
+    finally:
+        connection.close()
+
+
+# --- servers -----------------------------------------------------------------------------------
+
+
+class Server:
+    """An app under gunicorn with the production ``gunicorn.conf.py`` on a loopback port."""
+
+    def __init__(self, app_spec: str, env: dict[str, str], workers: int, log: Path) -> None:
+        self.port = free_port()
+        self.workers_wanted = workers
+        full_env = {
+            **os.environ,
+            **env,
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
+            "GUNICORN_ACCESS_LOG": "",  # no access log for either app: logging is not measured
+            "GUNICORN_LOG_LEVEL": "warning",
+        }
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec],
+                cwd=ROOT,
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise SystemExit(f"gunicorn {app_spec} exited:\n{log.read_text()}")
+            if len(self.workers()) == workers:
+                try:
+                    if get(self.port, "/healthz")[0] == 200:
+                        return
+                except OSError:
+                    pass
+            time.sleep(0.1)
+        raise SystemExit(f"gunicorn {app_spec} did not start:\n{log.read_text()}")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def workers(self) -> list[int]:
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def rss_mb(self) -> list[float]:
+        sizes = []
+        for pid in self.workers():
+            status = Path(f"/proc/{pid}/status").read_text()
+            kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
+            sizes.append(kb / 1024)
+        return sizes
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+# --- load --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    bad: int  # non-2xx/3xx answers and socket errors
+
+
+POST_LUA = """
+local n = 0
+math.randomseed(os.time() + math.floor(os.clock() * 1e6))
+local prefix = tostring(math.random(1, 1e9))
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+request = function()
+  n = n + 1
+  local body = '{"author": "Leserin ' .. prefix .. '", "body": "%s Nummer ' .. prefix .. '-' .. n .. '."}'
+  return wrk.format(nil, nil, nil, body)
+end
+"""
+
+
+def _ms(value: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def wrk(url: str, duration: float, connections: int, *, headers: dict | None = None,
+        post: bool = False, workdir: Path) -> Result:  # fmt: skip
+    command = [
+        "wrk",
+        "-t2",
+        f"-c{connections}",
+        f"-d{duration:g}s",
+        "--latency",
+        "--timeout",
+        "10s",
+    ]
+    for name, value in (headers or {}).items():
+        command += ["-H", f"{name}: {value}"]
+    if post:
+        script = workdir / "post.lua"
+        script.write_text(POST_LUA % LOREM)
+        command += ["-s", str(script)]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", out, re.M))
+    if "50" not in latency:
+        raise SystemExit(f"unexpected wrk output:\n{out}")
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if errors:
+        bad += sum(int(n) for n in errors.groups())
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Result(rps, _ms(latency["50"]), _ms(latency["99"]), total, bad)
+
+
+def python_load(url: str, duration: float, connections: int, *, headers: dict | None = None,
+                post: bool = False, workdir: Path) -> Result:  # fmt: skip
+    """A bounded fallback: keep-alive connections in threads (slower than wrk; ratios still
+    compare like with like because both apps are measured with it)."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    path = "/" + url.split("//")[1].split("/", 1)[1]
+    deadline = time.monotonic() + duration
+    latencies: list[float] = []
+    bad = [0]
+    lock = threading.Lock()
+
+    def worker(index: int) -> None:
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        mine: list[float] = []
+        n = 0
+        while time.monotonic() < deadline:
+            n += 1
+            start = time.perf_counter()
+            try:
+                if post:
+                    body = json.dumps({"author": "Leserin", "body": f"{LOREM} {index}-{n}"})
+                    connection.request(
+                        "POST", path, body, {"Content-Type": "application/json", **(headers or {})}
+                    )
+                else:
+                    connection.request("GET", path, headers=headers or {})
+                response = connection.getresponse()
+                response.read()
+                ok = response.status < 400
+            except (OSError, http.client.HTTPException):
+                connection.close()
+                connection = http.client.HTTPConnection(host, int(port), timeout=10)
+                ok = False
+            mine.append((time.perf_counter() - start) * 1000)
+            if not ok:
+                with lock:
+                    bad[0] += 1
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(min(connections, 16))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+    pick = lambda q: latencies[min(len(latencies) - 1, int(q * len(latencies)))]  # noqa: E731
+    return Result(len(latencies) / duration, pick(0.5), pick(0.99), len(latencies), bad[0])
+
+
+# --- data --------------------------------------------------------------------------------------
+
+
+class Seeder:
+    """Bulk SQL on the service's schema; one statement per batch, no ORM objects."""
+
+    def __init__(self, url: str, instance: Path) -> None:
+        from flask_migrate import upgrade
+
+        from moderation import create_app
+        from moderation.extensions import db
+        from moderation.sites import create_site
+
+        self.app = create_app(
+            {"INSTANCE_PATH": instance, "DATABASE_URL": url, "SECRET_KEY": "bench-secret"}
+        )
+        with self.app.app_context():
+            self.engine = db.engine
+            if self.engine.dialect.name != "sqlite":
+                db.drop_all()
+                with self.engine.begin() as conn:
+                    conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+            upgrade()
+            self.site_id = create_site(SITE, "Bench", [], "de").id
+            db.session.remove()
+        self.sqlite = self.engine.dialect.name == "sqlite"
+        self.now = datetime.now(UTC).replace(tzinfo=None).strftime("%Y-%m-%d %H:%M:%S.%f")
+        self.background = 0  # background comments so far
+        self.bg_base = 0
+
+    def _exec(self, sql: str, **params: Any) -> None:
+        ts = ":now" if self.sqlite else "CAST(:now AS TIMESTAMP)"
+        js = "'[]'" if self.sqlite else "CAST('[]' AS JSON)"
+        with self.engine.begin() as conn:
+            from sqlalchemy import text
+
+            conn.execute(text(sql.replace("{ts}", ts).replace("{json}", js)), params)
+
+    def _count(self, sql: str, **params: Any) -> int:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return int(conn.execute(text(sql), params).scalar_one())
+
+    def articles(self, key_prefix: str, count: int, approved: str = "0") -> None:
+        self._exec(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+            "INSERT INTO article (site_id, key, closed, version, approved_count, created_at) "
+            f"SELECT :site, :prefix || i, false, 1, {approved}, {{ts}} FROM n",
+            last=count - 1,
+            site=self.site_id,
+            prefix=key_prefix,
+            now=self.now,
+        )
+
+    def comments(self, first: int, last: int, article: str, status: str) -> None:
+        """Comments numbered first..last; ``article`` and ``status`` are SQL on ``i``."""
+        self._exec(
+            "WITH RECURSIVE n(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+            "INSERT INTO comment (article_id, author, body_raw, body_html, policy_version, "
+            "status, reasons, source_hash, created_at) "
+            f"SELECT {article}, 'Leser ' || i, 'Nr. ' || i || ': ' || :lorem, "
+            f"'<p>Nr. ' || i || ': ' || :lorem || '</p>', 1, {status}, {{json}}, "
+            "'0000000000000000000000000000000000000000000000000000000000000000', {ts} FROM n",
+            first=first,
+            last=last,
+            lorem=LOREM,
+            now=self.now,
+        )
+
+    def base(self) -> None:
+        """The article with 50 approved comments, 20 articles for counts, background articles."""
+        self.articles("politik/fuenfzig", 1, approved="50")
+        fifty = self._count("SELECT id FROM article WHERE key = 'politik/fuenfzig0'")
+        self._exec("UPDATE article SET key = 'politik/fuenfzig' WHERE id = :id", id=fifty)
+        self.comments(1, 50, str(fifty), "'approved'")
+        self.articles("a", 20, approved="i")
+        self.articles("bg-", GROWTH_STAGES[-1] // PER_ARTICLE + 1)
+        self.bg_base = self._count("SELECT min(id) FROM article WHERE key LIKE 'bg-%'")
+
+    def grow_to(self, total: int) -> None:
+        """Background comments on background articles: 70 % approved, rejected, spam."""
+        start = time.monotonic()
+        step = 200_000
+        while self.background < total:
+            last = min(total, self.background + step)
+            self.comments(
+                self.background + 1,
+                last,
+                f"{self.bg_base} + (i - 1) / {PER_ARTICLE}",
+                "CASE WHEN i % 10 = 7 THEN 'rejected' WHEN i % 10 IN (8, 9) THEN 'spam' "
+                "ELSE 'approved' END",
+            )
+            self.background = last
+        self._finish()
+        print(f"  seeded {total:,} background comments in {time.monotonic() - start:.1f} s")
+
+    def pending(self, count: int) -> None:
+        first = self.background + 1
+        self.comments(
+            first, first + count - 1, f"{self.bg_base} + (i - {first}) % 1000", "'pending'"
+        )
+        self._finish()
+
+    def _finish(self) -> None:
+        with self.engine.begin() as conn:
+            if self.sqlite:
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                conn.exec_driver_sql("ANALYZE")
+        if not self.sqlite:
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.exec_driver_sql("VACUUM ANALYZE comment")
+                conn.exec_driver_sql("VACUUM ANALYZE article")
+
+    def total_comments(self) -> int:
+        return self._count("SELECT count(*) FROM comment")
+
+    def time_queue(self, rounds: int = 200, limit: int = 50) -> tuple[float, float]:
+        """p50/p99 in ms of one moderation-queue page, called in-process."""
+        from moderation import review
+        from moderation.extensions import db
+
+        times = []
+        with self.app.app_context():
+            review.pending_queue(limit=limit)
+            for _ in range(rounds):
+                start = time.perf_counter()
+                page = review.pending_queue(limit=limit)
+                [c.article.site.slug for c in page]
+                db.session.remove()
+                times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        return times[len(times) // 2], times[int(len(times) * 0.99) - 1]
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1))  # type: ignore[union-attr]
+    load = os.getloadavg()
+    return (
+        f"{os.cpu_count()} × {cpu}, {mem / 1024 / 1024:.0f} GB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}; load average before the run "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--no-growth", action="store_true", help="skip the 100k/1M stages")
+    parser.add_argument("--python-load", action="store_true", help="do not use wrk")
+    args = parser.parse_args()
+
+    use_wrk = shutil.which("wrk") is not None and not args.python_load
+    drive: Callable[..., Result] = wrk if use_wrk else python_load
+    workdir = Path(tempfile.mkdtemp(prefix="moderation-bench-"))
+    instance = workdir / "instance"
+    url = args.database_url or f"sqlite:///{instance / 'bench.sqlite3'}"
+    started = datetime.now(UTC)
+    print(f"# Benchmark {started:%Y-%m-%d %H:%M} UTC")
+    print(f"machine: {machine()}")
+    print(
+        f"load: {'wrk -t2 -c' + str(args.connections) if use_wrk else 'Python threads'}, "
+        f"{args.duration:g} s per case; gunicorn {args.workers} sync workers per app, "
+        "no access log"
+    )
+    print(f"database: {'SQLite' if url.startswith('sqlite') else 'PostgreSQL'}")
+
+    seeder = Seeder(url, instance)
+    seeder.base()
+    seeder.grow_to(GROWTH_STAGES[0])
+    app_env = {
+        "MODERATION_DATABASE_URL": url,
+        "MODERATION_INSTANCE_PATH": str(instance),
+        "MODERATION_SECRET_KEY": "bench-secret",
+        "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
+        "MODERATION_RATE_LIMIT_PER_HOUR": "0",
+        "MODERATION_MIN_SUBMIT_SECONDS": "0",
+    }
+    log = workdir / "gunicorn.log"
+    ours = Server("wsgi:app", app_env, args.workers, log)
+    status, body, headers = get(ours.port, LIST_PATH)
+    assert status == 200 and len(json.loads(body)["comments"]) == 50, (status, body[:200])
+    etag = headers["ETag"]
+    (workdir / "list.json").write_bytes(body)
+    minimal = Server(
+        "benchmarks.minimal_app:app",
+        {"BENCH_LIST_JSON": str(workdir / "list.json")},
+        args.workers,
+        log,
+    )
+    assert get(minimal.port, LIST_PATH)[0] == 200
+
+    def both(path: str, **kwargs: Any) -> tuple[Result, Result]:
+        kw = {"duration": args.duration, "connections": args.connections, "workdir": workdir}
+        mine = drive(ours.url + path, **kw, **kwargs)
+        theirs = drive(minimal.url + path, **kw, **kwargs)
+        return mine, theirs
+
+    rows: list[tuple[str, Result, Result, str]] = []
+    try:
+        rows.append(("GET list, 50 comments (200)", *both(LIST_PATH), "≥ 0.8×"))
+        rows.append(
+            (
+                "GET list with If-None-Match (304)",
+                *both(LIST_PATH, headers={"If-None-Match": etag}),
+                "≥ 0.9×",
+            )  # fmt: skip
+        )
+        rows.append(("GET counts, 20 articles", *both(COUNTS_PATH), ""))
+        rows.append(("POST a comment (202)", *both(POST_PATH, post=True), "≥ 400/s"))
+        rss_ours, rss_minimal = ours.rss_mb(), minimal.rss_mb()
+    finally:
+        ours.stop()
+        minimal.stop()
+
+    print()
+    print(
+        "| case | service req/s | minimal Flask req/s | ratio | target | p50 ms | p99 ms | errors |"
+    )
+    print("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: |")
+    for name, mine, theirs, target in rows:
+        print(
+            f"| {name} | {mine.rps:,.0f} | {theirs.rps:,.0f} | {mine.rps / theirs.rps:.2f}× | "
+            f"{target} | {mine.p50_ms:.1f} | {mine.p99_ms:.1f} | {mine.bad} |"
+        )
+    print()
+    print(
+        f"Resident memory per worker after the run: service "
+        f"{', '.join(f'{r:.0f}' for r in rss_ours)} MB (target < 80), minimal Flask "
+        f"{', '.join(f'{r:.0f}' for r in rss_minimal)} MB."
+    )
+
+    if args.no_growth:
+        return
+    print()
+    print("Cost growth: GET list (page cache off, every request queries the database)")
+    print()
+    print("| comments in the database | req/s | p50 ms | p99 ms | p99 vs 1k | errors |")
+    print("| ---: | ---: | ---: | ---: | ---: | ---: |")
+    uncached = {**app_env, "MODERATION_LIST_CACHE_ENTRIES": "0"}
+    first_p99 = None
+    for total in GROWTH_STAGES:
+        seeder.grow_to(total)
+        server = Server("wsgi:app", uncached, args.workers, log)
+        try:
+            result = drive(
+                server.url + LIST_PATH,
+                duration=args.duration,
+                connections=args.connections,
+                workdir=workdir,
+            )
+        finally:
+            server.stop()
+        first_p99 = first_p99 or result.p99_ms
+        print(
+            f"| {seeder.total_comments():,} | {result.rps:,.0f} | {result.p50_ms:.1f} | "
+            f"{result.p99_ms:.1f} | {result.p99_ms / first_p99:.2f}× | {result.bad} |"
+        )
+    seeder.pending(10_000)
+    p50, p99 = seeder.time_queue()
+    print()
+    print(
+        f"Moderation queue, first page of 50 with 10,000 pending among "
+        f"{seeder.total_comments():,} comments (review.pending_queue, in process): "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms."
+    )
+    print(f"\nFinished {datetime.now(UTC):%H:%M} UTC; files in {workdir}")
+
+
+if __name__ == "__main__":
+    main()
