@@ -27,7 +27,6 @@ import re
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -155,7 +154,8 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 request = function()
   n = n + 1
-  local body = '{"author": "Leserin ' .. prefix .. '", "body": "%s Nummer ' .. prefix .. '-' .. n .. '."}'
+  local author = '"author": "Leserin ' .. prefix .. '"'
+  local body = '{' .. author .. ', "body": "%s Nummer ' .. prefix .. '-' .. n .. '."}'
   return wrk.format(nil, nil, nil, body)
 end
 """
