@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, database, errors, health
 from .config import load_config
@@ -31,6 +32,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         static_folder=str(ROOT / "static"),
     )
     load_config(app, test_config)
+    trusted_proxies = int(app.config["TRUSTED_PROXIES"])
+    if trusted_proxies > 0:
+        # Believe the last N entries of X-Forwarded-For (and -Proto), as many as there are
+        # proxies of ours in front; without it the header is ignored, since anyone can send it.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
 
     db.init_app(app)
     database.init_app(app)

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from . import privacy
+from . import database, privacy
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Ban, BanKind, Comment, utcnow
@@ -90,6 +90,7 @@ def _active_clause(now: datetime) -> list:
     return [Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > now)]
 
 
+@database.writes
 def add_ban(
     kind: BanKind | str,
     value: str,
@@ -104,19 +105,20 @@ def add_ban(
     again extends or shortens a ban. Raises :class:`InvalidInput` for a bad kind, value, period
     or reason.
     """
-    kind = _kind(kind)
-    value = _value(kind, value)
-    reason = " ".join((reason or "").split()) or None
-    if reason is not None and len(reason) > MAX_REASON_LENGTH:
-        raise InvalidInput(
-            f"The reason may have at most {MAX_REASON_LENGTH} characters.", code="invalid_reason"
-        )
-    if duration is not None and (duration <= timedelta(0) or duration > MAX_DURATION):
-        raise InvalidInput(
-            "A ban period must be positive and at most 10 years.", code="invalid_duration"
-        )
-    now = utcnow()
     try:
+        kind = _kind(kind)
+        value = _value(kind, value)
+        reason = " ".join((reason or "").split()) or None
+        if reason is not None and len(reason) > MAX_REASON_LENGTH:
+            raise InvalidInput(
+                f"The reason may have at most {MAX_REASON_LENGTH} characters.",
+                code="invalid_reason",
+            )
+        if duration is not None and (duration <= timedelta(0) or duration > MAX_DURATION):
+            raise InvalidInput(
+                "A ban period must be positive and at most 10 years.", code="invalid_duration"
+            )
+        now = utcnow()
         for previous in db.session.scalars(
             select(Ban).where(Ban.kind == kind, Ban.value == value, *_active_clause(now))
         ):
@@ -163,6 +165,7 @@ def ban_comment_author(
     return add_ban(kind, value, duration=duration, reason=reason, actor=actor)
 
 
+@database.writes
 def lift_ban(ban_id: int) -> Ban:
     """End a ban now and commit; lifting a ban that has ended already changes nothing.
 

@@ -39,8 +39,9 @@ limit off). Counting per site keeps a busy office network that reads two newspap
 one installation from sharing one allowance, and lets each newsroom tune its own. The count is
 a query on the database (index ``ix_comment_source_created``), so it holds across workers and
 hosts; while counting, the source is locked (a PostgreSQL advisory lock; on SQLite the
-submission's transaction holds the write lock from its start), so two workers cannot both let
-the last allowed comment through.
+submission's transaction holds the write lock from its start, see
+:func:`moderation.database.writes`), so two workers cannot both let the last allowed comment
+through.
 """
 
 from __future__ import annotations
@@ -146,8 +147,8 @@ def _lock_source(source_hash: str) -> None:
     """Let one transaction at a time count and store comments of this source.
 
     On PostgreSQL a transaction-scoped advisory lock (released at commit or rollback). SQLite
-    needs nothing here: :func:`moderation.database.begin_write` made the submission's
-    transaction the only writer from its first statement.
+    needs nothing here: the submission runs under :func:`moderation.database.writes`, whose
+    ``BEGIN IMMEDIATE`` makes its transaction the only writer from its first statement.
     """
     if db.session.get_bind().dialect.name == "postgresql":
         key = int.from_bytes(hashlib.sha256(source_hash.encode()).digest()[:8], "big", signed=True)
@@ -168,7 +169,7 @@ _UNITS = {
 
 def _wait_text(seconds: int, language: Language) -> str:
     (second, seconds_), (minute, minutes) = _UNITS[language]
-    if seconds < 120:
+    if seconds < 90:  # as the no-JS page says it (moderation.embed.wait_text)
         return f"{seconds} {second if seconds == 1 else seconds_}"
     return f"{math.ceil(seconds / 60)} {minutes}"
 

@@ -1,4 +1,4 @@
-"""Command-line interface: ``flask --app wsgi sites|moderators|comments|demo …``.
+"""Command-line interface: ``flask --app wsgi sites|moderators|comments|bans|privacy|demo …``.
 
 Each command calls the same use-case function the web views call, and turns a
 :class:`~moderation.errors.ServiceError` into a readable message and exit status 1.
@@ -7,6 +7,7 @@ Each command calls the same use-case function the web views call, and turns a
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 import sys
 from collections.abc import Callable
@@ -17,15 +18,17 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from . import bans, retention, review, sanitize, sites, subject_requests, wordlists
 from . import moderators as moderator_accounts
-from . import review, sanitize, sites
-from .errors import ServiceError
+from .errors import InvalidInput, ServiceError
 from .extensions import db
-from .models import Comment, CommentStatus, Site
+from .models import BanKind, Comment, CommentStatus, Site
 
 sites_cli = AppGroup("sites", help="Manage the host sites that embed comments.")
 moderators_cli = AppGroup("moderators", help="Manage moderator accounts.")
 comments_cli = AppGroup("comments", help="Work the moderation queue.")
+bans_cli = AppGroup("bans", help="Bar readers (by source or e-mail) from commenting.")
+privacy_cli = AppGroup("privacy", help="Retention and readers' data requests.")
 
 
 def reports_errors(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -69,6 +72,92 @@ def sites_list() -> None:
         state = " (paused)" if site.paused else ""
         origins = " ".join(site.origins) or "-"
         click.echo(f"{site.slug}\t{site.name}\t{site.language.value}\t{origins}{state}")
+
+
+def _limit(value: str | None, name: str) -> int | None | sites.Keep:
+    """A number option that also takes ``default`` (back to the service setting)."""
+    if value is None:
+        return sites.KEEP
+    if value.strip().lower() == "default":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a whole number or 'default'.") from None
+
+
+@sites_cli.command("set")
+@click.argument("slug")
+@click.option("--blocked-word", "block", multiple=True, help="Add a blocked word (spam).")
+@click.option("--remove-blocked-word", "unblock", multiple=True, help="Remove a blocked word.")
+@click.option("--watched-word", "watch", multiple=True, help="Add a watched word (held).")
+@click.option("--remove-watched-word", "unwatch", multiple=True, help="Remove a watched word.")
+@click.option("--max-links", help="Links a comment may have before it is held, or 'default'.")
+@click.option("--rate-limit-per-minute", "per_minute", help="0 is off; or 'default'.")
+@click.option("--rate-limit-per-hour", "per_hour", help="0 is off; or 'default'.")
+@click.option("--pause/--resume", "paused", default=None, help="Close or reopen all commenting.")
+@reports_errors
+def sites_set(
+    slug: str,
+    block: tuple[str, ...],
+    unblock: tuple[str, ...],
+    watch: tuple[str, ...],
+    unwatch: tuple[str, ...],
+    max_links: str | None,
+    per_minute: str | None,
+    per_hour: str | None,
+    paused: bool | None,
+) -> None:
+    """Change a site's abuse policy: word lists, link and rate limits, pause."""
+    from .submission import get_site
+
+    current = get_site(slug)
+    changes: dict[str, Any] = {
+        "max_links": _limit(max_links, "--max-links"),
+        "rate_limit_per_minute": _limit(per_minute, "--rate-limit-per-minute"),
+        "rate_limit_per_hour": _limit(per_hour, "--rate-limit-per-hour"),
+    }
+    if block or unblock:
+        changes["blocked_words"] = wordlists.edit(current.blocked_words or [], block, unblock)
+    if watch or unwatch:
+        changes["watched_words"] = wordlists.edit(current.watched_words or [], watch, unwatch)
+    if paused is not None:
+        changes["paused"] = paused
+    db.session.rollback()
+    site = sites.update_policy(slug, **changes)
+    _show_policy(site)
+
+
+def _show_policy(site: Site) -> None:
+    policy = sites.policy(site)
+
+    def number(value: int, is_default: bool, zero: str = "off") -> str:
+        shown = zero if value == 0 else str(value)
+        return f"{shown} (default)" if is_default else shown
+
+    click.echo(f"Site:            {site.slug} ({site.name}), {site.language.value}")
+    click.echo(f"Commenting:      {'paused' if policy.paused else 'open'}")
+    click.echo(f"Max links:       {number(policy.max_links, policy.max_links_is_default, '0')}")
+    click.echo(
+        "Rate per minute: "
+        f"{number(policy.rate_limit_per_minute, policy.rate_limit_per_minute_is_default)}"
+    )
+    click.echo(
+        "Rate per hour:   "
+        f"{number(policy.rate_limit_per_hour, policy.rate_limit_per_hour_is_default)}"
+    )
+    click.echo(f"Blocked words:   {', '.join(policy.blocked_words) or '-'}")
+    click.echo(f"Watched words:   {', '.join(policy.watched_words) or '-'}")
+
+
+@sites_cli.command("show")
+@click.argument("slug")
+@reports_errors
+def sites_show(slug: str) -> None:
+    """Show a site's abuse policy."""
+    from .submission import get_site
+
+    _show_policy(get_site(slug))
 
 
 # --- moderators ------------------------------------------------------------------------------
@@ -197,6 +286,158 @@ def comments_resanitize() -> None:
     click.echo(f"Re-rendered {changed} comments (policy version {sanitize.POLICY_VERSION}).")
 
 
+# --- bans ------------------------------------------------------------------------------------
+
+
+@bans_cli.command("add")
+@click.option("--source", help="A source hash (as `comments show` or `bans list` print it).")
+@click.option("--email", help="An e-mail address.")
+@click.option("--comment", "comment_id", type=int, help="Ban the author of this comment …")
+@click.option(
+    "--by",
+    type=click.Choice(["source", "email"]),
+    default="source",
+    show_default=True,
+    help="… by their source or their e-mail address.",
+)
+@click.option("--for", "period", required=True, help="How long: 30m, 12h, 7d, 2w or forever.")
+@click.option("--reason", help="Why; shown in the list of bans.")
+@click.option("--actor", default="cli", show_default=True, help="Name kept with the ban.")
+@reports_errors
+def bans_add(
+    source: str | None,
+    email: str | None,
+    comment_id: int | None,
+    by: str,
+    period: str,
+    reason: str | None,
+    actor: str,
+) -> None:
+    """Ban a source or an e-mail address; their comments are then stored as spam."""
+    given = [name for name, value in (("--source", source), ("--email", email)) if value]
+    if comment_id is not None:
+        given.append("--comment")
+    if len(given) != 1:
+        raise InvalidInput("Give exactly one of --source, --email or --comment.")
+    duration = bans.parse_duration(period)
+    if comment_id is not None:
+        ban = bans.ban_comment_author(comment_id, by, duration=duration, reason=reason, actor=actor)
+    elif source:
+        ban = bans.add_ban(BanKind.SOURCE, source, duration=duration, reason=reason, actor=actor)
+    else:
+        ban = bans.add_ban(
+            BanKind.EMAIL, email or "", duration=duration, reason=reason, actor=actor
+        )
+    until = f"until {_when(ban.expires_at)}" if ban.expires_at else "forever"
+    click.echo(f"Ban #{ban.id}: {ban.kind.value} {_ban_value(ban)} {until}")
+
+
+def _ban_value(ban: Any) -> str:
+    return ban.value[:12] + "…" if ban.kind == BanKind.SOURCE else ban.value
+
+
+@bans_cli.command("list")
+@click.option("--all", "include_ended", is_flag=True, help="Also lifted and expired bans.")
+def bans_list(include_ended: bool) -> None:
+    """List bans, newest first."""
+    found = bans.list_bans(include_ended=include_ended)
+    if not found:
+        click.echo("No bans.")
+    for ban in found:
+        if ban.lifted_at:
+            state = f"lifted {_when(ban.lifted_at)}"
+        elif not bans.is_active(ban):
+            state = f"expired {_when(ban.expires_at)}"
+        else:
+            state = f"until {_when(ban.expires_at)}" if ban.expires_at else "forever"
+        click.echo(
+            f"#{ban.id}\t{ban.kind.value}\t{ban.value}\t{state}\t"
+            f"{ban.created_by}, {_when(ban.created_at)}\t{ban.reason or '-'}"
+        )
+
+
+@bans_cli.command("lift")
+@click.argument("ban_ids", nargs=-1, type=int, required=True)
+@reports_errors
+def bans_lift(ban_ids: tuple[int, ...]) -> None:
+    """Lift bans by their number."""
+    for ban_id in ban_ids:
+        ban = bans.lift_ban(ban_id)
+        click.echo(f"Ban #{ban.id} lifted ({ban.kind.value} {_ban_value(ban)})")
+
+
+# --- privacy ---------------------------------------------------------------------------------
+
+
+@privacy_cli.command("purge")
+@click.option("--spam-days", type=int, help="Keep spam this long [RETENTION_SPAM_DAYS].")
+@click.option(
+    "--rejected-days", type=int, help="Keep rejected/withdrawn [RETENTION_REJECTED_DAYS]."
+)
+@click.option(
+    "--source-hash-days", type=int, help="Keep source hashes [RETENTION_SOURCE_HASH_DAYS]."
+)
+@reports_errors
+def privacy_purge(
+    spam_days: int | None, rejected_days: int | None, source_hash_days: int | None
+) -> None:
+    """Remove old spam, rejected and withdrawn comments and old source hashes (run daily)."""
+    result = retention.purge(
+        spam_days=spam_days, rejected_days=rejected_days, source_hash_days=source_hash_days
+    )
+    by_status = ", ".join(f"{n} {status}" for status, n in sorted(result.removed.items()))
+    click.echo(
+        f"Removed {result.comments} comments ({by_status or 'none due'}), {result.bans} ended "
+        f"bans, {result.login_attempts} old failed logins; cleared {result.source_hashes} "
+        "source hashes."
+    )
+
+
+@privacy_cli.command("export")
+@click.argument("email")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), help="A file.")
+@reports_errors
+def privacy_export(email: str, output: str | None) -> None:
+    """Write everything stored for an e-mail address as JSON (to stdout or --output)."""
+    data = subject_requests.export_data(email)
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if output:
+        try:
+            with open(output, "w", encoding="utf-8") as f:
+                f.write(text)
+        except OSError as error:
+            raise click.ClickException(f"Cannot write {output}: {error.strerror}") from None
+        click.echo(
+            f"Wrote {len(data['comments'])} comments and {len(data['bans'])} bans to {output}",
+            err=True,
+        )
+    else:
+        click.echo(text, nl=False)
+
+
+@privacy_cli.command("erase")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--actor", default="cli", show_default=True, help="Name for the audit trail.")
+@reports_errors
+def privacy_erase(email: str, yes: bool, actor: str) -> None:
+    """Erase what is stored for an e-mail address; published comments become "[deleted]"."""
+    comments, plain_bans = subject_requests.erasable(email)
+    address = email.strip().lower()
+    if not comments and not plain_bans:
+        click.echo(f"Nothing is stored for {address}.")
+        return
+    if not yes:
+        click.confirm(
+            f"Erase {comments} comments and hash {plain_bans} bans of {address}?", abort=True
+        )
+    erased = subject_requests.erase_data(email, actor=actor)
+    click.echo(
+        f"Anonymized {erased.anonymized} published comments, deleted {erased.deleted} others, "
+        f"hashed the address in {erased.bans} bans."
+    )
+
+
 # --- demo ------------------------------------------------------------------------------------
 
 
@@ -216,6 +457,6 @@ def demo(origins: tuple[str, ...]) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (sites_cli, moderators_cli, comments_cli):
+    for group in (sites_cli, moderators_cli, comments_cli, bans_cli, privacy_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)

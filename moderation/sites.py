@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from sqlalchemy import select
 
-from . import wordlists
+from . import database, wordlists
 from .errors import Conflict, InvalidInput
 from .extensions import db
 from .models import Language, Site
@@ -135,6 +135,7 @@ def _number(value: int | None | Keep, name: str, high: int) -> int | None | Keep
     return value
 
 
+@database.writes
 def update_policy(
     slug: str,
     *,
@@ -154,22 +155,24 @@ def update_policy(
     """
     from .submission import get_site
 
-    checked = {
-        "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
-        "rate_limit_per_minute": _number(
-            rate_limit_per_minute, "rate_limit_per_minute", MAX_RATE_LIMIT
-        ),
-        "rate_limit_per_hour": _number(rate_limit_per_hour, "rate_limit_per_hour", MAX_RATE_LIMIT),
-    }
-    if paused is not KEEP and not isinstance(paused, bool):
-        raise InvalidInput("paused must be true or false.", code="invalid_policy")
-    if blocked_words is not KEEP:
-        checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
-    if watched_words is not KEEP:
-        checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
-    if paused is not KEEP:
-        checked["paused"] = paused
     try:
+        checked = {
+            "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
+            "rate_limit_per_minute": _number(
+                rate_limit_per_minute, "rate_limit_per_minute", MAX_RATE_LIMIT
+            ),
+            "rate_limit_per_hour": _number(
+                rate_limit_per_hour, "rate_limit_per_hour", MAX_RATE_LIMIT
+            ),
+        }
+        if paused is not KEEP and not isinstance(paused, bool):
+            raise InvalidInput("paused must be true or false.", code="invalid_policy")
+        if blocked_words is not KEEP:
+            checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
+        if watched_words is not KEEP:
+            checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
+        if paused is not KEEP:
+            checked["paused"] = paused
         site = get_site(slug)
         for name, value in checked.items():
             if value is not KEEP:

@@ -408,3 +408,35 @@ def test_every_reason_is_kept_in_order(real_limits: Flask, client: FlaskClient) 
         "duplicate",
         "banned",
     ]
+
+
+# --- the no-JS form runs the same checks -----------------------------------------------------
+
+PAGE = "/embed/demo/politik/2026/russland-usa"
+
+
+def send_form(client: FlaskClient, address: str, **fields: str):
+    page = client.get(PAGE, environ_base={"REMOTE_ADDR": address})
+    token = page.text.split('name="form_token" type="hidden" value="', 1)[1].split('"', 1)[0]
+    form = {"author": "Anna", "body": "Ein guter Artikel.", "form_token": token} | fields
+    return client.post(PAGE, data=form, environ_base={"REMOTE_ADDR": address})
+
+
+def test_the_no_js_form_runs_every_check(real_limits: Flask, client: FlaskClient) -> None:
+    app = real_limits
+    with app.app_context():
+        update_policy("demo", blocked_words=["Idiot"])
+        bans.add_ban("source", source_hash("203.0.113.60"))
+    assert send_form(client, "203.0.113.60", body="Idiot!", website="x").status_code == 303
+    assert send_form(client, "203.0.113.60", body="Idiot!").status_code == 303
+    assert send_form(client, "203.0.113.60", body="Dritter").status_code == 303
+    refused = send_form(client, "203.0.113.60", body="Vierter")
+    assert refused.status_code == 429
+    assert "Retry-After" in refused.headers
+    with app.app_context():
+        reasons = db.session.scalars(db.select(Comment.reasons).order_by(Comment.id)).all()
+    assert reasons == [
+        ["honeypot", "blocked_word:Idiot", "banned"],
+        ["blocked_word:Idiot", "duplicate", "banned"],
+        ["banned"],
+    ]

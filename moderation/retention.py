@@ -1,0 +1,157 @@
+"""Retention: what the service forgets on purpose, and when (``flask --app wsgi privacy purge``).
+
+Nothing a reader wrote disappears by accident, but nothing is kept longer than it serves its
+purpose either. Run daily (cron or a systemd timer; see the README), :func:`purge` removes
+
+* spam, ``RETENTION_SPAM_DAYS`` (7) days after it became spam,
+* rejected and withdrawn comments, ``RETENTION_REJECTED_DAYS`` (30) days after that decision,
+* bans that ended (lifted or expired) more than ``RETENTION_REJECTED_DAYS`` days ago,
+
+and clears the source hash of comments older than ``RETENTION_SOURCE_HASH_DAYS`` (30; 0 keeps
+it), together with failed-login records of that age. The time that counts for a comment is its
+last status change (its newest audit event), so a comment that became spam yesterday is kept a
+week from yesterday, however old it is.
+
+For each removed comment an anonymous audit event remains (actor ``system``, no comment, the
+status it had), and its earlier events stay with their comment reference set to NULL by the
+database. Replies to a removed comment lose their parent (``parent_id`` becomes NULL) and are
+shown at the top level; their article's version is bumped so caches notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, func, or_, select, update
+
+from . import database
+from .errors import InvalidInput
+from .extensions import db
+from .models import (
+    Ban,
+    Comment,
+    CommentStatus,
+    LoginAttempt,
+    ModerationEvent,
+    utcnow,
+)
+from .review import bump_article
+
+BATCH = 500
+
+
+@dataclass
+class PurgeResult:
+    removed: dict[str, int] = field(default_factory=dict)  # status → comments removed
+    bans: int = 0
+    source_hashes: int = 0
+    login_attempts: int = 0
+
+    @property
+    def comments(self) -> int:
+        return sum(self.removed.values())
+
+
+def _days(value: int | None, setting: str, *, allow_zero: bool = False) -> int:
+    days = int(current_app.config[setting]) if value is None else value
+    if isinstance(days, bool) or days < (0 if allow_zero else 1):
+        raise InvalidInput(
+            f"{setting.lower()} must be at least {0 if allow_zero else 1} day(s).",
+            code="invalid_retention",
+        )
+    return days
+
+
+@database.writes
+def purge(
+    *,
+    spam_days: int | None = None,
+    rejected_days: int | None = None,
+    source_hash_days: int | None = None,
+    now: datetime | None = None,
+) -> PurgeResult:
+    """Remove what has outlived its purpose (see the module docstring) and commit in batches.
+
+    ``None`` takes a period from the settings. Raises :class:`InvalidInput` for a period under
+    one day (``source_hash_days`` may be 0: keep source hashes).
+    """
+    try:
+        now = now or utcnow()
+        spam_days = _days(spam_days, "RETENTION_SPAM_DAYS")
+        rejected_days = _days(rejected_days, "RETENTION_REJECTED_DAYS")
+        source_hash_days = _days(source_hash_days, "RETENTION_SOURCE_HASH_DAYS", allow_zero=True)
+        result = PurgeResult()
+
+        last_change = (
+            select(func.max(ModerationEvent.created_at))
+            .where(ModerationEvent.comment_id == Comment.id)
+            .scalar_subquery()
+        )
+        changed_at = func.coalesce(last_change, Comment.created_at)
+        spam_cutoff = now - timedelta(days=spam_days)
+        rejected_cutoff = now - timedelta(days=rejected_days)
+        due = or_(
+            (Comment.status == CommentStatus.SPAM) & (changed_at < spam_cutoff),
+            Comment.status.in_([CommentStatus.REJECTED, CommentStatus.WITHDRAWN])
+            & (changed_at < rejected_cutoff),
+        )
+        periods = {
+            CommentStatus.SPAM: spam_days,
+            CommentStatus.REJECTED: rejected_days,
+            CommentStatus.WITHDRAWN: rejected_days,
+        }
+        while batch := db.session.execute(
+            select(Comment.id, Comment.status).where(due).order_by(Comment.id).limit(BATCH)
+        ).all():
+            ids = [row.id for row in batch]
+            for _, status in batch:
+                result.removed[status.value] = result.removed.get(status.value, 0) + 1
+                db.session.add(
+                    ModerationEvent(
+                        comment_id=None,
+                        actor_name="system",
+                        from_status=status,
+                        to_status=None,
+                        note=f"retention: {status.value} for over {periods[status]} days",
+                    )
+                )
+            orphans_in = db.session.scalars(
+                select(Comment.article_id)
+                .where(Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED)
+                .distinct()
+            ).all()
+            db.session.execute(
+                delete(Comment)
+                .where(Comment.id.in_(ids))
+                .execution_options(synchronize_session=False)
+            )
+            for article_id in orphans_in:
+                bump_article(article_id)
+            db.session.commit()
+
+        ban_cutoff = rejected_cutoff
+        result.bans = db.session.execute(
+            delete(Ban)
+            .where(or_(Ban.lifted_at < ban_cutoff, Ban.expires_at < ban_cutoff))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if source_hash_days:
+            hash_cutoff = now - timedelta(days=source_hash_days)
+            result.source_hashes = db.session.execute(
+                update(Comment)
+                .where(Comment.source_hash.is_not(None), Comment.created_at < hash_cutoff)
+                .values(source_hash=None)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+            result.login_attempts = db.session.execute(
+                delete(LoginAttempt)
+                .where(LoginAttempt.created_at < hash_cutoff)
+                .execution_options(synchronize_session=False)
+            ).rowcount
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return result

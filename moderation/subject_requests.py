@@ -1,0 +1,226 @@
+"""Data subject requests (GDPR Art. 15 and 17): export and erase what is stored for an e-mail.
+
+The e-mail address is the only thing that ties comments to a person the newsroom can verify
+(by writing to it); comments sent without one can be taken back by their author with the
+withdrawal token, but cannot be found by person.
+
+* :func:`export_data` gathers every comment written with the address (any status), its audit
+  history, and bans on the address. Moderators appear in it as ``moderator``, not by name.
+* :func:`erase_data` removes it: comments that are not published are deleted (an anonymous
+  audit event remains); published comments keep their place in the thread, so replies stay
+  readable, with name and text replaced by "[gelöscht]" / "[deleted]" (the site's language)
+  and their e-mail, source hash and withdrawal token removed. An e-mail ban stays in force,
+  its address replaced by a keyed hash. The articles' versions change so cached lists update.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from . import database, privacy, sanitize
+from .errors import InvalidInput
+from .extensions import db
+from .models import (
+    Article,
+    Ban,
+    BanKind,
+    Comment,
+    CommentStatus,
+    Language,
+    ModerationEvent,
+    utcnow,
+)
+from .review import bump_article
+
+DELETED = {Language.DE: "[gelöscht]", Language.EN: "[deleted]"}
+ERASED_NOTE = "erased at the author's request"
+
+
+def _address(email: str) -> str:
+    from .submission import EMAIL, MAX_EMAIL_LENGTH
+
+    address = (email or "").strip()
+    if len(address) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(address):
+        raise InvalidInput(f"{email!r} is not a valid e-mail address.", code="invalid_email")
+    return address.lower()
+
+
+def _comments(address: str) -> list[Comment]:
+    return list(
+        db.session.scalars(
+            select(Comment)
+            .where(func.lower(Comment.email) == address)
+            .options(joinedload(Comment.article).joinedload(Article.site))
+            .order_by(Comment.id)
+        )
+    )
+
+
+def _bans(address: str) -> list[Ban]:
+    return list(
+        db.session.scalars(
+            select(Ban)
+            .where(
+                Ban.kind == BanKind.EMAIL,
+                Ban.value.in_([address, privacy.email_hash(address)]),
+            )
+            .order_by(Ban.id)
+        )
+    )
+
+
+def _time(moment: datetime | None) -> str | None:
+    return moment.isoformat().replace("+00:00", "Z") if moment else None
+
+
+def export_data(email: str) -> dict[str, Any]:
+    """Everything stored for an e-mail address, as JSON-ready data.
+
+    Raises :class:`InvalidInput` for something that is not an e-mail address.
+    """
+    address = _address(email)
+    comments = _comments(address)
+    events: dict[int, list[ModerationEvent]] = {}
+    if comments:
+        for event in db.session.scalars(
+            select(ModerationEvent)
+            .where(ModerationEvent.comment_id.in_([c.id for c in comments]))
+            .order_by(ModerationEvent.id)
+        ):
+            events.setdefault(event.comment_id or 0, []).append(event)
+    data = {
+        "email": address,
+        "exported_at": _time(utcnow()),
+        "comments": [
+            {
+                "id": comment.id,
+                "site": comment.article.site.slug,
+                "article": {
+                    "key": comment.article.key,
+                    "title": comment.article.title,
+                    "url": comment.article.url,
+                },
+                "parent_id": comment.parent_id,
+                "author": comment.author,
+                "email": comment.email,
+                "body": comment.body_raw,
+                "status": comment.status.value,
+                "reasons": list(comment.reasons or []),
+                "source_hash": comment.source_hash,
+                "created_at": _time(comment.created_at),
+                "decided_at": _time(comment.decided_at),
+                "history": [
+                    {
+                        "at": _time(event.created_at),
+                        "from": event.from_status.value if event.from_status else None,
+                        "to": event.to_status.value if event.to_status else None,
+                        "by": "moderator" if event.actor_id else event.actor_name,
+                        "note": event.note,
+                    }
+                    for event in events.get(comment.id, [])
+                ],
+            }
+            for comment in comments
+        ],
+        "bans": [
+            {
+                "value": ban.value,
+                "reason": ban.reason,
+                "created_at": _time(ban.created_at),
+                "expires_at": _time(ban.expires_at),
+                "lifted_at": _time(ban.lifted_at),
+            }
+            for ban in _bans(address)
+        ],
+    }
+    db.session.rollback()
+    return data
+
+
+def erasable(email: str) -> tuple[int, int]:
+    """How many comments and plain-address bans :func:`erase_data` would touch."""
+    address = _address(email)
+    counts = len(_comments(address)), sum(ban.value == address for ban in _bans(address))
+    db.session.rollback()
+    return counts
+
+
+@dataclass(frozen=True)
+class Erased:
+    anonymized: int  # published comments that keep their place
+    deleted: int  # other comments, removed
+    bans: int  # e-mail bans whose address was replaced by its hash
+
+
+@database.writes
+def erase_data(email: str, actor: str = "cli") -> Erased:
+    """Erase what is stored for an e-mail address (see the module docstring) and commit.
+
+    Raises :class:`InvalidInput` for something that is not an e-mail address.
+    """
+    try:
+        address = _address(email)
+        anonymized = deleted = 0
+        touched: set[int] = set()
+        comments = _comments(address)
+        for comment in comments:
+            if comment.status == CommentStatus.APPROVED:
+                placeholder = DELETED[comment.article.site.language]
+                comment.author = placeholder
+                comment.body_raw = placeholder
+                comment.body_html = sanitize.render(placeholder)
+                comment.policy_version = sanitize.POLICY_VERSION
+                comment.email = None
+                comment.source_hash = None
+                comment.token_hash = None
+                db.session.add(
+                    ModerationEvent(
+                        comment_id=comment.id,
+                        actor_name=actor,
+                        from_status=comment.status,
+                        to_status=comment.status,
+                        note=ERASED_NOTE,
+                    )
+                )
+                touched.add(comment.article_id)
+                anonymized += 1
+        db.session.flush()
+        doomed = [c for c in comments if c.status != CommentStatus.APPROVED]
+        if doomed:
+            ids = [c.id for c in doomed]
+            touched.update(
+                db.session.scalars(
+                    select(Comment.article_id).where(
+                        Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED
+                    )
+                )
+            )
+            for comment in doomed:
+                db.session.add(
+                    ModerationEvent(
+                        comment_id=None,
+                        actor_name=actor,
+                        from_status=comment.status,
+                        to_status=None,
+                        note=ERASED_NOTE,
+                    )
+                )
+                db.session.delete(comment)
+                deleted += 1
+        bans = 0
+        for ban in _bans(address):
+            if ban.value == address:
+                ban.value = privacy.email_hash(address)
+                bans += 1
+        for article_id in touched:
+            bump_article(article_id)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    return Erased(anonymized=anonymized, deleted=deleted, bans=bans)

@@ -1,0 +1,84 @@
+"""Folding and matching of blocked and watched words, and validating the lists."""
+
+from __future__ import annotations
+
+import pytest
+
+from moderation.errors import InvalidInput
+from moderation.wordlists import clean_entries, edit, find, fold, parse_lines
+
+
+@pytest.mark.parametrize(
+    ("text", "folded"),
+    [
+        ("IDIOT", "idiot"),
+        ("Ídíòt", "idiot"),
+        ("iiiidiooot", "idiot"),
+        ("i\u200bd\u200ci\u200do\u2060t\ufeff", "idiot"),
+        ("idi\u00adot", "idiot"),
+        ("Ｉｄｉｏｔ", "idiot"),
+        ("Straße", "strase"),
+        ("Lügenpresse", "lugenprese"),
+    ],
+)
+def test_fold(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+@pytest.mark.parametrize(
+    ("entries", "text", "found"),
+    [
+        (["idiot"], "So ein Idiot!", ["idiot"]),
+        (["idiot"], "Idiotie", []),
+        (["idiot"], "Patriot-Idiot", ["idiot"]),
+        (["idiot*"], "Ihr Idioten", ["idiot*"]),
+        (["idiot*"], "Patrioten", []),
+        (["dumme kuh"], "Du dumme,   Kuh", ["dumme kuh"]),
+        (["dumme kuh"], "dumme Kühe", []),
+        (["rat"], "Ratgeber", []),
+        (["a", "b"], "b und a", ["a", "b"]),
+        (["Spaß"], "SPASS", ["Spaß"]),
+    ],
+)
+def test_find(entries: list[str], text: str, found: list[str]) -> None:
+    assert find(entries, text) == found
+
+
+def test_find_looks_at_every_text_but_not_across_them() -> None:
+    assert find(["troll"], "Der Troll", "ein Text") == ["troll"]
+    assert find(["dumme kuh"], "dumme", "kuh") == []
+
+
+def test_clean_entries_trims_and_drops_duplicates() -> None:
+    assert clean_entries(["  Idiot ", "", "IDIOT", "ídiot", "idiot*", "dumme   kuh"]) == [
+        "Idiot",
+        "idiot*",
+        "dumme kuh",
+    ]
+
+
+@pytest.mark.parametrize(
+    "entries",
+    [
+        ["x" * 101],
+        ["id*ot"],
+        ["idiot**"],
+        ["***"],
+        ["!!!"],
+        [42],
+        ["".join(f"{d}x" for d in str(n)) for n in range(501)],
+    ],
+)
+def test_clean_entries_refuses_bad_lists(entries: list) -> None:
+    with pytest.raises(InvalidInput):
+        clean_entries(entries)
+
+
+def test_edit_adds_and_removes_ignoring_case_and_accents() -> None:
+    assert edit(["Idiot", "Troll"], add=["Depp"], remove=["idíot"]) == ["Troll", "Depp"]
+    with pytest.raises(InvalidInput, match="not on the list"):
+        edit(["Troll"], remove=["Depp"])
+
+
+def test_parse_lines() -> None:
+    assert parse_lines("idiot\ndumme kuh, troll\n\n") == ["idiot", "dumme kuh", " troll", ""]
