@@ -14,9 +14,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo newspaper runs on its own origin (:5001) next to the service (:5000); Ctrl-C stops both.
 run: $(STAMP)
 	$(FLASK) db upgrade
 	$(FLASK) demo
+	$(BIN)/python demo/serve.py --port 5001 & demo=$$!; \
+	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # As in production: migrate, then gunicorn with gunicorn.conf.py (see docs/deployment.md).

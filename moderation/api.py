@@ -64,6 +64,8 @@ def cors_headers(response: Response) -> Response:
         response.headers["Access-Control-Expose-Headers"] = "ETag"
     elif g.get("cors_origin"):
         response.headers["Access-Control-Allow-Origin"] = g.cors_origin
+        # The widget tells a rate-limited reader how long to wait.
+        response.headers["Access-Control-Expose-Headers"] = "Retry-After"
         response.vary.add("Origin")
     return response
 
@@ -134,10 +136,29 @@ def post_comment(site: str, article: str) -> tuple[Response, int]:
 
 @bp.get(f"{THREAD}/form-token")
 def form_token(site: str, article: str) -> Response:
-    """A fresh signed form token for the widget's comment form (see :mod:`form_tokens`)."""
+    """A fresh signed form token for the widget's comment form (see :mod:`form_tokens`).
+
+    Also what the form needs to know before it is shown: the site's language, whether
+    commenting is closed, and the length limits (for the remaining-characters counter).
+    """
     validate_article_key(article)
     the_site = get_site(site)
-    response = jsonify({"token": form_tokens.issue(the_site.slug, article)})
+    closed = the_site.paused or bool(
+        db.session.scalar(
+            db.select(Article.closed).where(Article.site_id == the_site.id, Article.key == article)
+        )
+    )
+    response = jsonify(
+        {
+            "token": form_tokens.issue(the_site.slug, article),
+            "language": the_site.language.value,
+            "closed": closed,
+            "limits": {
+                "author": int(current_app.config["MAX_AUTHOR_LENGTH"]),
+                "body": int(current_app.config["MAX_BODY_LENGTH"]),
+            },
+        }
+    )
     response.cache_control.no_store = True
     return response
 

@@ -441,19 +441,36 @@ def privacy_erase(email: str, yes: bool, actor: str) -> None:
 # --- demo ------------------------------------------------------------------------------------
 
 
+DEMO_ORIGINS = ["http://127.0.0.1:5001", "http://localhost:5001"]
+
+
 @click.command("demo")
 @with_appcontext
-@click.option("--origin", "origins", multiple=True, default=["http://127.0.0.1:5001"])
-def demo(origins: tuple[str, ...]) -> None:
+@click.option("--origin", "origins", multiple=True, default=DEMO_ORIGINS, show_default=True)
+@click.option("--service-url", default="http://127.0.0.1:5000", show_default=True)
+def demo(origins: tuple[str, ...], service_url: str) -> None:
     """Create the demo site and a demo moderator once; print the password that one time."""
-    if db.session.scalars(select(Site).where(Site.slug == "demo")).first() is None:
+    site = db.session.scalars(select(Site).where(Site.slug == "demo")).first()
+    if site is None:
         sites.create_site("demo", "Demo-Zeitung", origins, "de")
         click.echo("Created the demo site 'demo'.")
+    else:
+        missing = [o for o in map(sites.normalize_origin, origins) if o not in site.origins]
+        if missing:
+            site.origins = [*site.origins, *missing]
+            db.session.commit()
     if moderator_accounts.get_moderator("demo", required=False) is None:
         password = secrets.token_urlsafe(12)
         moderator_accounts.create_moderator("demo", password, admin=True)
         click.echo(f"Created the moderator 'demo' with the password: {password}")
         click.echo("It is shown this one time only and stored only as a hash.")
+    demo_page = sites.normalize_origin(origins[0]) if origins else service_url
+    click.echo("")
+    click.echo(f"  Demo article (a news site):  {demo_page}/")
+    click.echo(f"  The same, as an iframe:      {demo_page}/iframe.html")
+    click.echo(f"  Moderator UI (user 'demo'):  {service_url}/moderate/")
+    click.echo(f"  Comment service:             {service_url}/")
+    click.echo("")
 
 
 def init_app(app: Flask) -> None:

@@ -1,5 +1,8 @@
 """What a news site embeds: the widget script, the count script and the page without JavaScript.
 
+* ``/embed.js`` is the widget (``static/embed.js`` with ``static/embed.css`` inlined), and
+  ``/count.js`` fills in comment counts on section pages (``static/count.js``). Both are served
+  lightly minified, gzipped when the browser accepts it, with an ETag.
 * ``/embed/<site>/<article>`` is the server-rendered thread: the approved comments and a form
   that posts back and redirects (PRG). It works with JavaScript off, as a top-level page and
   inside an iframe on the news site. It calls the same use cases as the JSON API.
@@ -16,8 +19,14 @@ after the redirect travels in the URL (``?sent=1``), not in a flashed (cookie) m
 
 from __future__ import annotations
 
+import gzip
+import hashlib
+import json
 import re
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from flask import (
@@ -44,6 +53,90 @@ bp = Blueprint("embed", __name__)
 
 PAGE = "/embed/<site>/<path:article>"
 LANGUAGES = ("de", "en")
+
+# --- the scripts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Script:
+    body: bytes
+    gzipped: bytes
+    etag: str
+
+
+_CSS_COMMENT = re.compile(r"/\*.*?\*/", re.DOTALL)
+_CSS_SPACE = re.compile(r"\s*([{};,>])\s*|(:)\s+")
+
+
+def minify_css(css: str) -> str:
+    """Drop comments and the whitespace around punctuation; enough for our own stylesheet."""
+    css = _CSS_COMMENT.sub("", css)
+    css = " ".join(css.split())
+    return _CSS_SPACE.sub(lambda m: m.group(1) or m.group(2), css).strip()
+
+
+def minify_js(js: str) -> str:
+    """Drop indentation, blank lines and whole-line ``//`` comments.
+
+    Deliberately this little, so it cannot change what the code means: our scripts keep every
+    string on one line, and a line is only dropped when it is nothing but a comment.
+    """
+    lines = (line.strip() for line in js.splitlines())
+    return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
+
+
+def build_script(static: Path, name: str) -> bytes:
+    """The script as served: ``static/NAME`` minified, with ``"__CSS__"`` replaced by the CSS."""
+    js = (static / name).read_text(encoding="utf-8")
+    css_file = static / name.replace(".js", ".css")
+    if '"__CSS__"' in js:
+        css = minify_css(css_file.read_text(encoding="utf-8"))
+        js = js.replace('"__CSS__"', json.dumps(css, ensure_ascii=False))
+    return minify_js(js).encode("utf-8")
+
+
+@lru_cache(maxsize=8)
+def _script(static: str, name: str, stamp: tuple[float, ...]) -> Script:
+    body = build_script(Path(static), name)
+    # mtime=0: the same source gives the same bytes (and size) on every build.
+    gzipped = gzip.compress(body, compresslevel=9, mtime=0)
+    return Script(body, gzipped, hashlib.sha256(body).hexdigest()[:20])
+
+
+def load_script(name: str) -> Script:
+    """A served script, built once per source version (edits show up without a restart)."""
+    static = Path(current_app.static_folder or "static")
+    sources = [static / name, static / name.replace(".js", ".css")]
+    stamp = tuple(p.stat().st_mtime for p in sources if p.exists())
+    return _script(str(static), name, stamp)
+
+
+def _serve_script(name: str) -> Response:
+    script = load_script(name)
+    zipped = "gzip" in request.accept_encodings
+    response = Response(
+        script.gzipped if zipped else script.body, mimetype="text/javascript", status=200
+    )
+    if zipped:
+        response.content_encoding = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.set_etag(script.etag + ("-gz" if zipped else ""))
+    response.cache_control.public = True
+    response.cache_control.max_age = 300  # a new widget version reaches readers within minutes
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response.make_conditional(request)
+
+
+@bp.get("/embed.js")
+def widget() -> Response:
+    return _serve_script("embed.js")
+
+
+@bp.get("/count.js")
+def count_script() -> Response:
+    return _serve_script("count.js")
+
 
 # --- the page without JavaScript -------------------------------------------------------------
 

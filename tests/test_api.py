@@ -9,7 +9,7 @@ from flask.testing import FlaskClient
 from helpers import THREAD, approve, post_comment
 
 from moderation.extensions import db
-from moderation.models import Article, Comment, CommentStatus
+from moderation.models import Article, Comment, CommentStatus, Site
 
 ORIGIN = "https://news.example"
 
@@ -478,6 +478,31 @@ def test_form_token_of_another_article_is_refused(client: FlaskClient) -> None:
 
 def test_form_token_for_an_unknown_site(client: FlaskClient) -> None:
     assert client.get("/api/v1/sites/nope/articles/a/form-token").status_code == 404
+
+
+def test_form_token_tells_the_form_language_limits_and_whether_closed(
+    app: Flask, client: FlaskClient
+) -> None:
+    body = client.get(f"{THREAD}/form-token").get_json()
+    assert set(body) == {"token", "language", "closed", "limits"}
+    assert body["language"] == "de" and body["closed"] is False
+    assert body["limits"] == {"author": 80, "body": 5000}
+    post_comment(client)
+    with app.app_context():
+        db.session.execute(db.update(Article).values(closed=True))
+        db.session.commit()
+    assert client.get(f"{THREAD}/form-token").get_json()["closed"] is True
+    assert client.get("/api/v1/sites/demo/articles/other/form-token").get_json()["closed"] is False
+    with app.app_context():
+        db.session.execute(db.update(Site).values(paused=True, language="en"))
+        db.session.commit()
+    paused = client.get("/api/v1/sites/demo/articles/other/form-token").get_json()
+    assert paused["closed"] is True and paused["language"] == "en"
+
+
+def test_a_write_answer_lets_the_widget_read_retry_after(client: FlaskClient) -> None:
+    response = post_comment(client, headers={"Origin": ORIGIN})
+    assert response.headers["Access-Control-Expose-Headers"] == "Retry-After"
 
 
 # --- withdrawal ------------------------------------------------------------------------------

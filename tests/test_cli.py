@@ -139,4 +139,18 @@ def test_demo_creates_site_and_moderator_once(app: Flask, runner: FlaskCliRunner
     assert "Created the demo site" in first.output
     assert "password:" in first.output
     second = runner.invoke(args=["demo"])
-    assert second.output == ""
+    assert "Created" not in second.output and "password" not in second.output
+    # Each run names the demo page (its own origin) and the moderator UI.
+    assert "Demo article (a news site):  http://127.0.0.1:5001/" in second.output
+    assert "Moderator UI (user 'demo'):  http://127.0.0.1:5000/moderate/" in second.output
+
+
+def test_demo_allows_the_demo_origins(app: Flask, runner: FlaskCliRunner) -> None:
+    with app.app_context():
+        db.session.execute(db.delete(Site))
+        db.session.commit()
+    runner.invoke(args=["demo", "--origin", "http://127.0.0.1:5001"])
+    runner.invoke(args=["demo"])  # an older demo site gets the origins it lacks
+    with app.app_context():
+        origins = db.session.scalars(db.select(Site.origins).where(Site.slug == "demo")).one()
+    assert origins == ["http://127.0.0.1:5001", "http://localhost:5001"]

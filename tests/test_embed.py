@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import re
 
 import pytest
@@ -379,3 +380,50 @@ def test_nest_puts_replies_one_level_deep() -> None:
     nested = embed.nest(rows)
     assert [c["id"] for c in nested] == [5, 6, 9]
     assert [r["id"] for r in nested[1]["replies"]] == [7, 8]
+
+
+# --- the scripts -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["embed.js", "count.js"])
+def test_scripts_are_served_compressed_and_cacheable(client: FlaskClient, name: str) -> None:
+    plain = client.get(f"/{name}")
+    assert plain.status_code == 200
+    assert plain.mimetype == "text/javascript"
+    assert plain.headers["X-Content-Type-Options"] == "nosniff"
+    assert "public" in plain.headers["Cache-Control"]
+    assert "Accept-Encoding" in plain.headers["Vary"]
+    zipped = client.get(f"/{name}", headers={"Accept-Encoding": "gzip, br"})
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert zipped.headers["ETag"] != plain.headers["ETag"]
+    again = client.get(f"/{name}", headers={"If-None-Match": plain.headers["ETag"]})
+    assert again.status_code == 304
+
+
+def test_widget_has_its_css_inlined(client: FlaskClient) -> None:
+    js = client.get("/embed.js").text
+    assert "__CSS__" not in js
+    assert "--cm-accent" in js  # the theming variables come with the script
+
+
+def test_widget_is_at_most_8_kb_gzipped(app: Flask) -> None:
+    with app.app_context():
+        script = embed.load_script("embed.js")
+    assert len(script.gzipped) <= 8192, f"{len(script.gzipped)} bytes gzipped"
+
+
+@pytest.mark.parametrize(
+    ("css", "expected"),
+    [
+        ("a { color : red ; }\n/* note */ b,\n i > em { x: y }", "a{color:red;}b,i>em{x:y}"),
+        (":host .x :focus-visible { outline: 0 }", ":host .x :focus-visible{outline:0}"),
+    ],
+)
+def test_minify_css(css: str, expected: str) -> None:
+    assert embed.minify_css(css) == expected
+
+
+def test_minify_js_keeps_code_and_strings() -> None:
+    source = '  // a comment\n  var a = "http://x // y";\n\n    a += 1; // tail\n'
+    assert embed.minify_js(source) == 'var a = "http://x // y";\na += 1; // tail\n'

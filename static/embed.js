@@ -1,0 +1,473 @@
+// The comment widget. A news site adds to an article page:
+//   <div id="comments" data-site="demo" data-article="some-article"></div>
+//   <script src="https://SERVICE/embed.js" defer></script>
+// Plain JavaScript, no dependencies, no build step. The service serves this file with the
+// minified embed.css in place of "__CSS__", and drops indentation and whole-line comments:
+// so keep every string on one line. Only a comment's server-sanitized `html` is inserted as
+// HTML; everything else goes in as text.
+(function () {
+"use strict";
+var me = document.currentScript;
+var API = (me ? me.src.replace(/\/embed\.js([?#].*)?$/, "") : "") + "/api/v1";
+var CSS = "__CSS__";
+var T = {
+  de: {
+    c1: "1 Kommentar",
+    cn: "{n} Kommentare",
+    empty: "Noch keine Kommentare. Schreiben Sie den ersten!",
+    leave: "Kommentar hinterlassen",
+    name: "Name",
+    email: "E-Mail (optional)",
+    emailHint: "wird nicht veröffentlicht",
+    body: "Kommentar",
+    left: "noch {n} Zeichen",
+    send: "Kommentar absenden",
+    reply: "Antworten",
+    replyTo: "Antwort an {n}",
+    cancel: "Abbrechen",
+    more: "Weitere Kommentare laden",
+    trap: "Bitte leer lassen",
+    thanks: "Danke! Ihr Kommentar wird geprüft und erscheint nach der Freigabe.",
+    pending: "wartet auf Freigabe, nur für Sie sichtbar",
+    withdraw: "Zurückziehen",
+    withdrawn: "Ihr Kommentar wurde zurückgezogen.",
+    closed: "Kommentare zu diesem Artikel sind geschlossen.",
+    fields: "Bitte prüfen Sie die markierten Felder.",
+    wait: "Sie haben gerade viele Kommentare geschrieben. Bitte warten Sie {n} und senden Sie dann noch einmal.",
+    sec: "{n} Sekunden",
+    min: "{n} Minuten",
+    offline: "Keine Verbindung. Ihr Text ist noch da: bitte senden Sie ihn gleich noch einmal.",
+    noLoad: "Die Kommentare konnten nicht geladen werden.",
+    failed: "Das hat nicht geklappt. Bitte versuchen Sie es noch einmal.",
+    expired: "Das Formular war abgelaufen. Ihr Text ist noch da: bitte senden Sie ihn noch einmal.",
+    e_author: "Bitte geben Sie einen Namen an (höchstens {n} Zeichen).",
+    e_body: "Bitte schreiben Sie einen Kommentar (höchstens {n} Zeichen).",
+    e_email: "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer.",
+    e_parent_id: "Auf diesen Kommentar kann man nicht antworten."
+  },
+  en: {
+    c1: "1 comment",
+    cn: "{n} comments",
+    empty: "No comments yet. Be the first!",
+    leave: "Leave a comment",
+    name: "Name",
+    email: "E-mail (optional)",
+    emailHint: "will not be published",
+    body: "Comment",
+    left: "{n} characters left",
+    send: "Post comment",
+    reply: "Reply",
+    replyTo: "Reply to {n}",
+    cancel: "Cancel",
+    more: "Load more comments",
+    trap: "Leave this empty",
+    thanks: "Thank you! Your comment will be reviewed and appears once it is approved.",
+    pending: "awaiting approval, visible only to you",
+    withdraw: "Withdraw",
+    withdrawn: "Your comment has been withdrawn.",
+    closed: "Comments on this article are closed.",
+    fields: "Please check the marked fields.",
+    wait: "You have just written many comments. Please wait {n}, then send again.",
+    sec: "{n} seconds",
+    min: "{n} minutes",
+    offline: "No connection. Your text is still here: please send it again in a moment.",
+    noLoad: "The comments could not be loaded.",
+    failed: "That did not work. Please try again.",
+    expired: "The form had expired. Your text is still here: please send it again."
+  }
+};
+var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
+
+function el(tag, cls, text) {
+  var node = document.createElement(tag);
+  if (cls) node.className = cls;
+  if (text != null) node.textContent = text;
+  return node;
+}
+
+function fill(text, n) {
+  return text.replace("{n}", n);
+}
+
+function json(response) {
+  return response.json().catch(function () { return {}; }).then(function (body) {
+    return { status: response.status, body: body, headers: response.headers };
+  });
+}
+
+function store(key, value) {
+  try {
+    if (value === undefined) return JSON.parse(localStorage.getItem(key)) || [];
+    if (value.length) localStorage.setItem(key, JSON.stringify(value));
+    else localStorage.removeItem(key);
+  } catch (e) {
+    return [];
+  }
+}
+
+function Widget(host) {
+  var w = this;
+  w.host = host;
+  w.site = host.getAttribute("data-site");
+  w.article = host.getAttribute("data-article");
+  w.thread = API + "/sites/" + encodeURIComponent(w.site) + "/articles/" + w.article.split("/").map(encodeURIComponent).join("/");
+  w.key = "comments:" + w.site + ":" + w.article;
+  w.tops = {};
+  var root = host.attachShadow({ mode: "open" });
+  root.appendChild(el("style", "", CSS));
+  w.box = el("section", "cm");
+  w.box.setAttribute("aria-busy", "true");
+  root.appendChild(w.box);
+  var started = false;
+  function start() {
+    if (!started) {
+      started = true;
+      w.load();
+    }
+  }
+  if (window.IntersectionObserver) {
+    var seen = new IntersectionObserver(function (entries) {
+      if (entries.some(function (e) { return e.isIntersecting; })) {
+        seen.disconnect();
+        start();
+      }
+    }, { rootMargin: "600px 0px" });
+    seen.observe(host);
+  } else {
+    start();
+  }
+}
+
+Widget.prototype.load = function () {
+  var w = this;
+  Promise.all([
+    fetch(w.thread + "/form-token", { credentials: "omit" }).then(json),
+    fetch(w.thread + "/comments", { credentials: "omit" }).then(json)
+  ]).then(function (answers) {
+    var form = answers[0].body, list = answers[1].body;
+    if (answers[0].status !== 200 || answers[1].status !== 200) throw new Error();
+    var lang = w.host.getAttribute("data-lang") || form.language;
+    w.lang = T[lang] ? lang : "de";
+    w.t = T[w.lang];
+    w.token = form.token;
+    w.limits = form.limits || { author: 80, body: 5000 };
+    w.closed = form.closed;
+    w.build();
+    w.add(list);
+    w.showOwn();
+  }).catch(function () {
+    w.box.textContent = "";
+    w.box.appendChild(el("p", "cm-alert", (T[w.host.getAttribute("data-lang")] || T.de).noLoad));
+  }).then(function () {
+    w.box.removeAttribute("aria-busy");
+  });
+};
+
+Widget.prototype.build = function () {
+  var w = this, t = w.t;
+  w.box.lang = w.lang;
+  w.heading = el("h2", "cm-count");
+  w.status = el("div", "cm-status");
+  w.status.setAttribute("role", "status");
+  w.status.setAttribute("aria-live", "polite");
+  w.box.appendChild(w.heading);
+  w.box.appendChild(w.status);
+  if (w.closed) {
+    w.box.appendChild(el("p", "cm-closed", t.closed));
+  } else {
+    w.box.appendChild(w.form = w.buildForm());
+  }
+  w.own = el("ol", "cm-list cm-own");
+  w.list = el("ol", "cm-list");
+  w.empty = el("p", "cm-empty", t.empty);
+  w.more = el("button", "cm-more", t.more);
+  w.more.type = "button";
+  w.more.hidden = true;
+  w.more.onclick = function () { w.loadMore(); };
+  [w.own, w.empty, w.list, w.more].forEach(function (node) { w.box.appendChild(node); });
+};
+
+Widget.prototype.field = function (form, name, label, tag, attrs, hint) {
+  var w = this, p = el("p", "cm-field"), id = "cm-" + name;
+  var input = el(tag);
+  var labelNode = el("label", "", label);
+  var error = el("span", "cm-error");
+  labelNode.htmlFor = input.id = id;
+  input.name = name;
+  error.id = id + "-error";
+  Object.keys(attrs).forEach(function (a) { input.setAttribute(a, attrs[a]); });
+  var described = [error.id];
+  p.appendChild(labelNode);
+  p.appendChild(input);
+  if (hint) {
+    hint.id = id + "-hint";
+    hint.className = "cm-hint";
+    described.unshift(hint.id);
+    p.appendChild(hint);
+  }
+  input.setAttribute("aria-describedby", described.join(" "));
+  p.appendChild(error);
+  form.appendChild(p);
+  w.inputs[name] = input;
+  w.errors[name] = error;
+  return input;
+};
+
+Widget.prototype.buildForm = function () {
+  var w = this, t = w.t, form = el("form", "cm-form");
+  form.noValidate = true;
+  w.inputs = {};
+  w.errors = {};
+  w.formTitle = el("h3", "cm-form-title", t.leave);
+  form.appendChild(w.formTitle);
+  w.field(form, "author", t.name, "input", { maxlength: w.limits.author, autocomplete: "name", required: "" });
+  w.field(form, "email", t.email, "input", { type: "email", maxlength: 254, autocomplete: "email" }, el("span", "", t.emailHint));
+  var counter = el("span");
+  var body = w.field(form, "body", t.body, "textarea", { rows: 5, maxlength: w.limits.body, required: "" }, counter);
+  function count() { counter.textContent = fill(t.left, w.limits.body - body.value.length); }
+  body.addEventListener("input", count);
+  count();
+  w.count = count;
+  var trap = el("p", "cm-trap");
+  trap.setAttribute("aria-hidden", "true");
+  var website = el("input");
+  website.name = "website";
+  website.tabIndex = -1;
+  website.autocomplete = "off";
+  trap.appendChild(el("label", "", t.trap)).appendChild(website);
+  form.appendChild(trap);
+  w.inputs.website = website;
+  var actions = el("p", "cm-actions");
+  w.send = el("button", "cm-send", t.send);
+  w.send.type = "submit";
+  w.cancel = el("button", "cm-cancel", t.cancel);
+  w.cancel.type = "button";
+  w.cancel.hidden = true;
+  w.cancel.onclick = function () { w.replyTo(null); };
+  actions.appendChild(w.send);
+  actions.appendChild(w.cancel);
+  form.appendChild(actions);
+  form.addEventListener("submit", function (e) {
+    e.preventDefault();
+    w.submit();
+  });
+  return form;
+};
+
+Widget.prototype.say = function (text, bad) {
+  this.status.textContent = "";
+  this.status.className = "cm-status" + (bad ? " cm-alert" : " cm-note");
+  if (text) this.status.appendChild(el("p", "", text));
+};
+
+Widget.prototype.heading_ = function (n) {
+  this.heading.textContent = n === 1 ? this.t.c1 : fill(this.t.cn, n);
+  this.empty.hidden = n > 0 || this.list.children.length > 0;
+};
+
+Widget.prototype.dates = function (node, iso) {
+  var when = new Date(iso), t = el("time"), diff = (when - Date.now()) / 1000;
+  var rel = new Intl.RelativeTimeFormat(this.lang, { numeric: "auto" });
+  var text = rel.format(0, "second");
+  for (var i = 0; i < UNITS.length; i++) {
+    if (Math.abs(diff) >= UNITS[i][1]) {
+      text = rel.format(Math.round(diff / UNITS[i][1]), UNITS[i][0]);
+      break;
+    }
+  }
+  t.dateTime = iso;
+  t.textContent = text;
+  t.title = when.toLocaleString(this.lang, { dateStyle: "full", timeStyle: "short" });
+  node.appendChild(t);
+};
+
+Widget.prototype.render = function (c, own) {
+  var w = this, item = el("li"), art = el("article", "cm-comment"), head = el("header");
+  var body = el("div", "cm-body");
+  item.id = "comment-" + c.id;
+  head.appendChild(el("strong", "cm-author", c.author));
+  w.dates(head, c.created_at);
+  art.appendChild(head);
+  if (own) {
+    art.className += " cm-pending";
+    head.appendChild(el("em", "cm-badge", w.t.pending));
+    body.textContent = c.body;
+  } else {
+    // The one place HTML goes in: the server sanitized it (bleach, allowlist).
+    body.innerHTML = c.html;
+  }
+  art.appendChild(body);
+  var button = el("button", "cm-link", own ? w.t.withdraw : w.t.reply);
+  button.type = "button";
+  if (own) {
+    button.onclick = function () { w.withdraw(c, item); };
+  } else {
+    button.setAttribute("aria-label", fill(w.t.replyTo, c.author));
+    button.onclick = function () { w.replyTo(c, art, button); };
+  }
+  if (own || !w.closed) art.appendChild(button);
+  item.appendChild(art);
+  return item;
+};
+
+Widget.prototype.add = function (page) {
+  var w = this, mine = store(w.key), approved = {};
+  page.comments.forEach(function (c) {
+    var item = w.render(c), replies = w.tops[c.parent_id];
+    approved[c.id] = true;
+    if (replies) {
+      replies.appendChild(item);
+      w.tops[c.id] = replies;
+    } else {
+      replies = el("ol", "cm-replies");
+      item.appendChild(replies);
+      w.list.appendChild(item);
+      w.tops[c.id] = replies;
+    }
+  });
+  // Own comments that have been approved meanwhile are in the list now: forget them.
+  store(w.key, mine.filter(function (c) { return !approved[c.id]; }));
+  w.next = page.next;
+  w.more.hidden = !page.next;
+  w.heading_(page.count);
+};
+
+Widget.prototype.loadMore = function () {
+  var w = this;
+  w.more.disabled = true;
+  fetch(w.thread + "/comments?after=" + encodeURIComponent(w.next), { credentials: "omit" }).then(json).then(function (r) {
+    if (r.status !== 200) throw new Error();
+    w.add(r.body);
+    w.showOwn();
+  }).catch(function () {
+    w.say(w.t.noLoad, true);
+  }).then(function () {
+    w.more.disabled = false;
+  });
+};
+
+Widget.prototype.showOwn = function () {
+  var w = this, month = 30 * 86400000;
+  w.own.textContent = "";
+  var mine = store(w.key).filter(function (c) { return Date.now() - Date.parse(c.created_at) < month; });
+  mine.forEach(function (c) { w.own.appendChild(w.render(c, true)); });
+  store(w.key, mine);
+};
+
+Widget.prototype.replyTo = function (c, art, button) {
+  var w = this;
+  w.parent = c ? c.id : null;
+  w.formTitle.textContent = c ? fill(w.t.replyTo, c.author) : w.t.leave;
+  w.cancel.hidden = !c;
+  if (c) {
+    w.opener = button;
+    art.appendChild(w.form);
+    w.inputs.body.focus();
+  } else {
+    w.status.after(w.form);
+    if (w.opener) w.opener.focus();
+  }
+};
+
+Widget.prototype.submit = function () {
+  var w = this, t = w.t, inputs = w.inputs;
+  if (w.busy) return;
+  Object.keys(w.errors).forEach(function (name) {
+    w.errors[name].textContent = "";
+    inputs[name].removeAttribute("aria-invalid");
+  });
+  var canonical = document.querySelector("link[rel=canonical]");
+  var url = w.host.getAttribute("data-url") || (canonical && canonical.href) || location.href.split("#")[0];
+  var data = {
+    author: inputs.author.value,
+    email: inputs.email.value.trim() || null,
+    body: inputs.body.value,
+    parent_id: w.parent || null,
+    form_token: w.token,
+    website: inputs.website.value,
+    title: (w.host.getAttribute("data-title") || document.title).slice(0, 300) || null,
+    url: /^https?:/.test(url) ? url.slice(0, 2000) : null
+  };
+  w.busy = w.send.disabled = true;
+  w.say("");
+  fetch(w.thread + "/comments", {
+    method: "POST",
+    credentials: "omit",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(data)
+  }).then(json).then(function (r) {
+    var body = r.body;
+    if (r.status === 202) {
+      var mine = store(w.key);
+      mine.push({ id: body.id, token: body.token, author: data.author.trim(), body: data.body.trim(), created_at: new Date().toISOString() });
+      store(w.key, mine);
+      inputs.body.value = "";
+      w.count();
+      if (w.parent) w.replyTo(null);
+      w.showOwn();
+      w.say(t.thanks);
+      w.refreshToken();
+    } else if (r.status === 429) {
+      var wait = +(r.headers.get("Retry-After") || body.retry_after || 60);
+      w.say(fill(t.wait, fill(wait < 90 ? t.sec : t.min, wait < 90 ? wait : Math.ceil(wait / 60))), true);
+    } else if (body.fields) {
+      var first;
+      Object.keys(body.fields).forEach(function (name) {
+        var error = w.errors[name] || w.errors.body;
+        var input = inputs[name] || inputs.body;
+        // English shows the service's own message; German has its own words per field.
+        var local = t["e_" + name];
+        error.textContent = local ? fill(local, w.limits[name]) : body.fields[name];
+        input.setAttribute("aria-invalid", "true");
+        first = first || input;
+      });
+      w.say(t.fields, true);
+      first.focus();
+    } else if (body.error === "invalid_form_token") {
+      w.refreshToken();
+      w.say(t.expired, true);
+    } else if (body.error === "closed" || body.error === "paused") {
+      w.say(t.closed, true);
+    } else {
+      w.say(body.message || t.failed, true);
+    }
+  }, function () {
+    // Nothing was cleared: the reader's text is still in the form.
+    w.say(t.offline, true);
+  }).then(function () {
+    w.busy = w.send.disabled = false;
+  });
+};
+
+Widget.prototype.refreshToken = function () {
+  var w = this;
+  fetch(w.thread + "/form-token", { credentials: "omit" }).then(json).then(function (r) {
+    if (r.body.token) w.token = r.body.token;
+  }).catch(function () {});
+};
+
+Widget.prototype.withdraw = function (c, item) {
+  var w = this;
+  fetch(API + "/comments/" + c.id, {
+    method: "DELETE",
+    credentials: "omit",
+    headers: { "X-Comment-Token": c.token }
+  }).then(function (r) {
+    if (!r.ok && r.status !== 404) throw new Error();
+    store(w.key, store(w.key).filter(function (o) { return o.id !== c.id; }));
+    item.remove();
+    w.say(w.t.withdrawn);
+  }).catch(function () {
+    w.say(w.t.failed, true);
+  });
+};
+
+function start() {
+  document.querySelectorAll("#comments[data-site][data-article], [data-comments][data-site][data-article]").forEach(function (host) {
+    if (!host.shadowRoot && host.attachShadow) new Widget(host);
+  });
+}
+
+if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+else start();
+})();
