@@ -349,6 +349,18 @@ def test_post_rate_limited_says_how_long_to_wait(
     assert snapshot(app) == before
 
 
+def test_post_over_the_real_rate_limit(app: Flask, client: FlaskClient) -> None:
+    app.config["RATE_LIMIT_PER_MINUTE"] = 1
+    assert send(client).status_code == 303
+    token = token_of(client.get(PAGE))
+    before = snapshot(app)
+    response = client.post(PAGE, data={"author": "A", "body": "Zweiter", "form_token": token})
+    assert response.status_code == 429
+    wait = int(response.headers["Retry-After"])
+    assert f"Bitte warten Sie {wait} Sekunden" in response.text and "Zweiter" in response.text
+    assert snapshot(app) == before
+
+
 def test_post_unknown_site_is_404(app: Flask, client: FlaskClient) -> None:
     before = snapshot(app)
     response = client.post("/embed/nope/x", data={"author": "A", "body": "b"})
