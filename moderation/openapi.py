@@ -348,8 +348,21 @@ def _schemas(config: Any) -> dict[str, Any]:
         },
         "FormToken": {
             "type": "object",
-            "required": ["token"],
+            "required": ["token", "language", "closed", "limits"],
             "additionalProperties": False,
-            "properties": {"token": {"type": "string"}},
+            "properties": {
+                "token": {"type": "string"},
+                "language": {"type": "string", "enum": ["de", "en"]},
+                "closed": {"type": "boolean", "description": "Commenting is closed or paused."},
+                "limits": {
+                    "type": "object",
+                    "required": ["author", "body"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "author": {"type": "integer", "minimum": 1},
+                        "body": {"type": "integer", "minimum": 1},
+                    },
+                },
+            },
         },
     }
