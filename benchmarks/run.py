@@ -405,7 +405,10 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers per app")
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
-    parser.add_argument("--no-growth", action="store_true", help="skip the 100k/1M stages")
+    parser.add_argument("--no-growth", action="store_true", help="skip the growth stages")
+    parser.add_argument(
+        "--max-comments", type=int, default=GROWTH_STAGES[-1], help="largest growth stage"
+    )
     parser.add_argument("--python-load", action="store_true", help="do not use wrk")
     args = parser.parse_args()
 
@@ -498,7 +501,7 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: | ---: |")
     uncached = {**app_env, "MODERATION_LIST_CACHE_ENTRIES": "0"}
     first_p99 = None
-    for total in GROWTH_STAGES:
+    for total in [stage for stage in GROWTH_STAGES if stage <= args.max_comments]:
         seeder.grow_to(total)
         server = Server("wsgi:app", uncached, args.workers, log)
         try:

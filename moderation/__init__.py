@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from . import api, embed
 
     app.register_blueprint(api.bp)
+    app.session_interface = api.SessionsOutsideTheApi()
     app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
     return app

@@ -8,7 +8,8 @@ on. Reading is public (``Access-Control-Allow-Origin: *``). Writing needs
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
 from . import approved, form_tokens, openapi
@@ -32,6 +33,20 @@ csrf.exempt(bp)  # cookie-less JSON API; see the module docstring
 THREAD = "/sites/<site>/articles/<path:article>"
 COMMENT = "/comments/<int:comment_id>"
 WRITE_HEADERS = "Content-Type, X-Comment-Token"
+
+
+class SessionsOutsideTheApi(SecureCookieSessionInterface):
+    """Cookie sessions for the moderator pages, none under ``/api/``.
+
+    The API reads and sets no cookies (see the module docstring), so it gets Flask's null
+    session: nothing is decoded or signed on the hot path, and no view here could set a cookie
+    by accident (writing to a null session raises).
+    """
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith("/api/"):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
 
 
 def _own_origin() -> str:

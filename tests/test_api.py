@@ -601,3 +601,15 @@ def test_an_unexpected_error_is_a_json_500_without_traceback(
         "message": "Something went wrong on our side.",
     }
     assert b"secret internals" not in response.data
+
+
+def test_the_api_has_no_cookie_session(app: Flask, client: FlaskClient) -> None:
+    from flask import session
+    from flask.sessions import NullSession
+
+    with app.test_request_context(f"{THREAD}/comments"):
+        assert isinstance(session, NullSession)
+    with app.test_request_context("/embed/demo/x"):
+        assert not isinstance(session, NullSession)
+    response = client.get(f"{THREAD}/comments")
+    assert "Set-Cookie" not in response.headers and "Cookie" not in response.vary
