@@ -41,16 +41,23 @@ def init_app(app: Flask) -> None:
     if engine.dialect.name != "sqlite":
         return
     busy_timeout = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
+    if synchronous not in ("FULL", "EXTRA", "NORMAL"):
+        raise ValueError(f"SQLITE_SYNCHRONOUS must be FULL, EXTRA or NORMAL, not {synchronous!r}")
 
     @event.listens_for(engine, "connect")
     def sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
         """WAL lets readers go on while one writer writes; the busy timeout makes a writer wait
         for another instead of failing at once; SQLite enforces foreign keys only when asked.
-        ``synchronous`` stays at its FULL default: an acknowledged comment survives a power cut."""
+        ``synchronous=FULL`` (the default) makes every commit wait for the disk: an acknowledged
+        comment survives a power cut. ``NORMAL`` skips that wait in WAL mode: still safe when a
+        process dies, but the last commits can be lost if the machine loses power; it is many
+        times faster where the disk is slow to sync (see docs/performance.md)."""
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.close()
         # Python's sqlite3 module (before 3.12) opens transactions on its own, late, and not
         # around SAVEPOINTs; hand transaction control to SQLAlchemy so savepoints and
@@ -143,6 +150,7 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
         attempts = max(1, int(current_app.config["SQLITE_WRITE_ATTEMPTS"]))
         lock_path = _writer_lock_path()
         session = db.session()
+        sqlite = db.engine.dialect.name == "sqlite"
         for attempt in range(1, attempts + 1):
             expire_on_commit = session.expire_on_commit
             try:
@@ -154,7 +162,7 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
                     return func(*args, **kwargs)
             except OperationalError as error:
                 db.session.rollback()
-                if attempt == attempts or not is_sqlite_lock(error):
+                if attempt == attempts or not (sqlite and is_sqlite_lock(error)):
                     raise
                 current_app.logger.warning(
                     "SQLite was locked in %s (attempt %d of %d); trying again",

@@ -1,0 +1,131 @@
+"""Engine settings and write transactions (moderation/database.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from conftest import make_app
+from flask import Flask
+from sqlalchemy import event, text
+from sqlalchemy.exc import OperationalError
+
+from moderation import database
+from moderation.extensions import db
+
+
+def _pragma(app: Flask, name: str) -> int:
+    with app.app_context():
+        value = db.session.execute(text(f"PRAGMA {name}")).scalar_one()
+        db.session.remove()
+    return value
+
+
+def test_sqlite_syncs_every_commit_by_default(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path)
+    assert _pragma(app, "synchronous") == 2  # FULL
+    assert _pragma(app, "journal_mode") == "wal"
+    assert _pragma(app, "foreign_keys") == 1
+
+
+def test_sqlite_synchronous_can_be_normal(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, SQLITE_SYNCHRONOUS="normal")
+    assert _pragma(app, "synchronous") == 1
+
+
+def test_a_bad_synchronous_setting_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="SQLITE_SYNCHRONOUS"):
+        make_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, SQLITE_SYNCHRONOUS="OFF")
+
+
+def test_a_write_use_case_begins_immediate(app: Flask, ctx: None) -> None:
+    seen: list[str] = []
+    event.listen(db.engine, "before_cursor_execute", lambda *a: seen.append(a[2]))
+
+    @database.writes
+    def use_case() -> None:
+        db.session.execute(text("SELECT 1"))
+        db.session.commit()
+
+    db.session.execute(text("SELECT 2"))  # a read the request did before
+    use_case()
+    if db.engine.dialect.name == "sqlite":
+        assert seen[seen.index("SELECT 2") + 1 :][:2] == ["BEGIN IMMEDIATE", "SELECT 1"]
+    else:
+        assert "BEGIN IMMEDIATE" not in seen
+
+
+def test_a_locked_database_is_retried(app: Flask, ctx: None) -> None:
+    calls: list[int] = []
+
+    @database.writes
+    def use_case() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+        return "stored"
+
+    if db.engine.dialect.name != "sqlite":
+        with pytest.raises(OperationalError):  # PostgreSQL: no such error to retry
+            use_case()
+        assert len(calls) == 1
+        return
+    assert use_case() == "stored"
+    assert len(calls) == 3
+
+
+def test_retries_are_bounded(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'a.sqlite3'}", tmp_path, SQLITE_WRITE_ATTEMPTS=2)
+    calls: list[int] = []
+
+    @database.writes
+    def use_case() -> None:
+        calls.append(1)
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    with app.app_context(), pytest.raises(OperationalError):
+        use_case()
+    assert len(calls) == 2
+
+
+def test_other_errors_are_not_retried(app: Flask, ctx: None) -> None:
+    calls: list[int] = []
+
+    @database.writes
+    def use_case() -> None:
+        calls.append(1)
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    with pytest.raises(OperationalError):
+        use_case()
+    assert len(calls) == 1
+
+
+def test_a_real_lock_held_by_another_connection_is_waited_for(tmp_path: Path) -> None:
+    path = tmp_path / "a.sqlite3"
+    app = make_app(f"sqlite:///{path}", tmp_path, SQLITE_BUSY_TIMEOUT_MS=50)
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing
+    released = []
+
+    @database.writes
+    def use_case() -> None:
+        db.session.execute(text("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
+        db.session.commit()
+
+    def release(*args: object) -> None:
+        if not released:
+            released.append(1)
+            other.execute("COMMIT")
+
+    with app.app_context():
+        # The first attempt times out on the lock; the retry finds it free.
+        event.listen(db.engine, "handle_error", release)
+        use_case()
+        assert released
+        db.session.remove()
+    other.close()
