@@ -110,14 +110,20 @@ def list_comments(site: str, article: str) -> Response:
     )
     after = _int_arg("after", None, 0, MAX_ID)
     state = approved.thread_state(site, article)
-    etag = state.etag(limit, after)
+    etag: str | None = state.etag(limit, after)
     if request.if_none_match.contains(etag):
         response = Response(status=304)
     else:
         # Built once per article version and page, then served from this worker's memory.
-        response = Response(approved.page(state, limit, after).body, mimetype="application/json")
-    response.headers["ETag"] = f'"{etag}"'
-    response.headers["Cache-Control"] = f"public, max-age={int(current_app.config['LIST_MAX_AGE'])}"
+        page = approved.page(state, limit, after)
+        response = Response(page.body, mimetype="application/json")
+        etag = page.etag
+    max_age = int(current_app.config["LIST_MAX_AGE"])
+    if etag is None:  # the list changed while it was read: correct, but not to be reused
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        response.headers["ETag"] = f'"{etag}"'
+        response.headers["Cache-Control"] = f"public, max-age={max_age}"
     return response
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -50,34 +51,61 @@ _STATE_SQL = (
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
 
 
-def thread_state(site_slug: str, article_key: str) -> ThreadState:
-    """The site and article in one query; raises :class:`NotFound` for an unknown site.
-
-    This runs on every list request, including every ``304``, so it goes straight to the
-    driver with a pooled connection: no session, no ORM, no SQL compilation. On SQLite the
-    connection is in autocommit mode and the single SELECT is its own snapshot.
-    """
+def _fetch_one(sql: str, params: tuple) -> tuple | None:
+    """One row straight from the driver on a pooled connection: no session, no ORM."""
     engine = db.engine
-    sql = _STATE_SQL.format(p=_PLACEHOLDERS[engine.dialect.paramstyle])
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
-        cursor.execute(sql, (article_key, site_slug))
+        cursor.execute(sql.format(p=_PLACEHOLDERS[engine.dialect.paramstyle]), params)
         row = cursor.fetchone()
         cursor.close()
     finally:
         connection.close()  # back to the pool, which ends any transaction the driver opened
+    return row
+
+
+def thread_state(site_slug: str, article_key: str) -> ThreadState:
+    """The site and article in one query; raises :class:`NotFound` for an unknown site.
+
+    This runs on every list request, including every ``304``, so it goes straight to the
+    driver: no session, no ORM, no SQL compilation. On SQLite the connection is in autocommit
+    mode and the single SELECT is its own snapshot.
+
+    With ``LIST_STATE_TTL`` above 0, a worker reuses a state it read less than that many
+    seconds ago: a decision then shows up to that much later (on top of the ``max-age`` that
+    clients and proxies may already wait). The default, 0, reads the state every time.
+    """
+    ttl = float(current_app.config["LIST_STATE_TTL"])
+    if ttl > 0:
+        states = _state_cache()
+        key = (site_slug, article_key)
+        now = time.monotonic()
+        hit = states.get(key)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+    row = _fetch_one(_STATE_SQL, (article_key, site_slug))
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
-    return ThreadState(site_id, article_id, version or 0, count or 0)
+    state = ThreadState(site_id, article_id, version or 0, count or 0)
+    if ttl > 0:
+        if len(states) >= int(current_app.config["LIST_CACHE_ENTRIES"]):
+            states.clear()  # bounded; a full cache simply starts again
+        states[key] = (now + ttl, state)
+    return state
+
+
+def _state_cache() -> dict[tuple[str, str], tuple[float, ThreadState]]:
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    return app.extensions.setdefault("moderation.state_cache", {})
 
 
 @dataclass(frozen=True)
 class Page:
     """One page of an approved list, serialized once: the body and the ETag that names it."""
 
-    etag: str
+    etag: str | None  # None: the list changed while it was read; not cacheable
     body: bytes
 
 
@@ -131,15 +159,40 @@ def page_cache(app: Flask | None = None) -> PageCache:
 
 
 def page(state: ThreadState, limit: int, after: int | None) -> Page:
-    """The page for this state, from the cache or built (one indexed query) and cached."""
+    """The page for this state, from the cache or built (one indexed query) and cached.
+
+    A page is only ever labelled with the version it was read at: after reading the comments,
+    the article's version is read again, and if a decision came in between, the page is built
+    again for the new version (a few times at most; failing that, it goes out without an ETag
+    and is not cached). Every list change bumps the version in the same transaction, so an
+    unchanged version proves the comments belong to it.
+    """
     cache = page_cache()
-    key = (state.site_id, state.article_id, state.version, limit, after)
-    found = cache.get(key)
-    if found is None:
-        body = json.dumps(approved_page(state, limit, after), separators=(",", ":")).encode()
-        found = Page(state.etag(limit, after), body)
-        cache.put(key, found)
-    return found
+    for _ in range(3):
+        key = (state.site_id, state.article_id, state.version, limit, after)
+        found = cache.get(key)
+        if found is not None:
+            return found
+        data = approved_page(state, limit, after)
+        body = json.dumps(data, separators=(",", ":")).encode()
+        if state.article_id is None:
+            now = None  # no article yet: an empty list, whatever happens next
+        else:
+            # In the same transaction as the comments: on SQLite the same snapshot; on
+            # PostgreSQL a later one, so an unchanged version proves nothing changed between.
+            row = db.session.execute(
+                select(Article.version, Article.approved_count).where(
+                    Article.id == state.article_id
+                )
+            ).first()
+            now = ThreadState(state.site_id, state.article_id, *row) if row else None
+        if now is None or now.version == state.version:
+            built = Page(state.etag(limit, after), body)
+            cache.put(key, built)
+            return built
+        state = now
+        db.session.rollback()  # a read-only transaction; the next read sees the newest data
+    return Page(None, body)
 
 
 def iso(moment: datetime) -> str:

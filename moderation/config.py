@@ -46,6 +46,9 @@ class Defaults:
     # Per-worker cache of serialized list pages, keyed by the article's version (never stale).
     LIST_CACHE_ENTRIES = 2000
     LIST_CACHE_BYTES = 16 * 1024 * 1024
+    # Seconds a worker may reuse an article's state (version) without asking the database;
+    # 0 (default) asks every time. Above 0, a decision shows up to this much later.
+    LIST_STATE_TTL = 0
     FORM_TOKEN_MAX_AGE = 24 * 3600  # a comment form older than this asks the reader to reload
     MIN_SUBMIT_SECONDS = 3  # a form sent back sooner than this is a bot's
     MAX_LINKS = 2  # more links than this hold a comment with reason "links"

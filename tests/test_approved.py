@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+from conftest import make_app, reset_schema
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import THREAD, approve, post_comment
@@ -14,6 +16,7 @@ from sqlalchemy import event, text
 from moderation import approved, review
 from moderation.approved import Page, PageCache
 from moderation.extensions import db
+from moderation.sites import create_site
 
 # --- the per-worker page cache ---------------------------------------------------------------
 
@@ -224,3 +227,89 @@ def test_the_moderation_queue_uses_the_status_index(app: Flask, statements: list
         db.session.remove()
     (queue,) = statements
     assert_indexed(plan(app, *queue), "ix_comment_status_created")
+
+
+# --- a page is only labelled with the version it was read at ---------------------------------
+
+
+def test_a_decision_while_the_page_is_read_gets_the_new_version(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = post_comment(client, body="Erster.").get_json()["id"]
+    approve(client, first)
+    late = post_comment(client, body="Später.").get_json()["id"]
+    old_etag = client.get(f"{THREAD}/comments?limit=10").headers["ETag"]
+    approved.page_cache(app)._pages.clear()
+    original = approved.approved_page
+    calls: list[int] = []
+
+    def racing(*args: object) -> dict:
+        data = original(*args)  # type: ignore[arg-type]
+        if not calls:  # a moderator approves right after the comments were read
+            with app.app_context():
+                review.decide(late, "approve", review.Actor("test"))
+        calls.append(1)
+        return data
+
+    monkeypatch.setattr(approved, "approved_page", racing)
+    response = client.get(f"{THREAD}/comments?limit=10")
+    ids = [c["id"] for c in response.get_json()["comments"]]
+    # SQLite reads comments and version in one snapshot (the old one); PostgreSQL sees the
+    # approval when it reads the version again and builds the page anew. Either way the
+    # body is the one that belongs to the ETag it carries.
+    if response.headers["ETag"] == old_etag:
+        assert ids == [first] and len(calls) == 1
+    else:
+        assert ids == [first, late] and len(calls) == 2
+    newest = client.get(f"{THREAD}/comments?limit=10")
+    assert [c["id"] for c in newest.get_json()["comments"]] == [first, late]
+    assert newest.headers["ETag"] != old_etag
+
+
+def test_a_list_that_keeps_changing_goes_out_without_etag(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    approve(client, post_comment(client).get_json()["id"])
+    article_id = client.get(f"{THREAD}/comments").get_json()["comments"][0]["id"]
+    original = approved.approved_page
+
+    def churning(*args: object) -> dict:
+        data = original(*args)  # type: ignore[arg-type]
+        with app.app_context():
+            comment = db.session.get(approved.Comment, article_id)
+            review.bump_article(comment.article_id)
+            db.session.commit()
+        return data
+
+    monkeypatch.setattr(approved, "approved_page", churning)
+    response = client.get(f"{THREAD}/comments?limit=7")
+    assert response.status_code == 200
+    assert len(response.get_json()["comments"]) == 1
+    with app.app_context():
+        sqlite = db.engine.dialect.name == "sqlite"
+    if sqlite:  # one snapshot: the version read matches the comments read, whatever commits
+        assert response.headers["ETag"]
+    else:
+        assert "ETag" not in response.headers
+        assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_the_state_ttl_bounds_staleness(database_url: str, tmp_path: Path) -> None:
+    app = make_app(database_url, tmp_path, LIST_STATE_TTL=3600)
+    reset_schema(app)
+    with app.app_context():
+        create_site("demo", "Demo", [], "de")
+        db.session.remove()
+    client = app.test_client()
+    approve(client, post_comment(client).get_json()["id"])
+    before = client.get(f"{THREAD}/comments")
+    approve(client, post_comment(client, body="Neu.").get_json()["id"])
+    stale = client.get(f"{THREAD}/comments", headers={"If-None-Match": before.headers["ETag"]})
+    assert stale.status_code == 304  # within the TTL this worker still has the old state
+    app.extensions["moderation.state_cache"].clear()  # the TTL ran out
+    fresh = client.get(f"{THREAD}/comments", headers={"If-None-Match": before.headers["ETag"]})
+    assert fresh.status_code == 200
+    assert fresh.get_json()["count"] == 2
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
