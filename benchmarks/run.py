@@ -304,7 +304,8 @@ class Seeder:
 
     def articles(self, key_prefix: str, count: int, approved: str = "0") -> None:
         self._exec(
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+            "WITH RECURSIVE n(i) AS (SELECT CAST(0 AS INTEGER) "
+            "UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
             "INSERT INTO article (site_id, key, closed, version, approved_count, created_at) "
             f"SELECT :site, :prefix || i, false, 1, {approved}, {{ts}} FROM n",
             last=count - 1,
@@ -316,7 +317,8 @@ class Seeder:
     def comments(self, first: int, last: int, article: str, status: str) -> None:
         """Comments numbered first..last; ``article`` and ``status`` are SQL on ``i``."""
         self._exec(
-            "WITH RECURSIVE n(i) AS (SELECT :first UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
+            "WITH RECURSIVE n(i) AS (SELECT CAST(:first AS INTEGER) "
+            "UNION ALL SELECT i + 1 FROM n WHERE i < :last) "
             "INSERT INTO comment (article_id, author, body_raw, body_html, policy_version, "
             "status, reasons, source_hash, created_at) "
             f"SELECT {article}, 'Leser ' || i, 'Nr. ' || i || ': ' || :lorem, "
@@ -374,6 +376,59 @@ class Seeder:
 
     def total_comments(self) -> int:
         return self._count("SELECT count(*) FROM comment")
+
+    def plans(self) -> list[tuple[str, str]]:
+        """EXPLAIN for the hot queries as the app sends them, on the seeded database."""
+        from sqlalchemy import event
+
+        from moderation import approved, review
+        from moderation.extensions import db
+
+        sent: list[tuple[str, Any]] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+            if statement.lstrip().upper().startswith("SELECT"):
+                sent.append((statement, parameters))
+
+        plans = []
+        with self.app.app_context():
+            paramstyle = self.engine.dialect.paramstyle
+            state_sql = approved._STATE_SQL.format(p=approved._PLACEHOLDERS[paramstyle])
+            if self.sqlite:
+                state = (state_sql, ("politik/fuenfzig", SITE))
+            else:
+                state_sql = state_sql.replace("%s", "%(key)s", 1).replace("%s", "%(slug)s", 1)
+                state = (state_sql, {"key": "politik/fuenfzig", "slug": SITE})
+            event.listen(self.engine, "before_cursor_execute", record)
+            try:
+                thread = approved.thread_state(SITE, "politik/fuenfzig")
+                approved.approved_page(thread, 50, 10)
+                listing = next(q for q in sent if "body_html" in q[0])
+                sent.clear()
+                approved.counts(SITE, [f"a{i}" for i in range(100)])
+                counting = sent[-1]
+                sent.clear()
+                review.pending_queue(limit=50)
+                queue = sent[-1]
+            finally:
+                event.remove(self.engine, "before_cursor_execute", record)
+                db.session.remove()
+            for name, (sql, params) in [
+                ("thread state (every list request, and the 304)", state),
+                ("approved list page", listing),
+                ("counts for 100 articles", counting),
+                ("moderation queue, first page", queue),
+            ]:
+                with self.engine.connect() as conn:
+                    prefix = "EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN "
+                    rows = conn.exec_driver_sql(prefix + sql, params).all()
+                    conn.rollback()
+                text_plan = "\n".join(str(row[-1]) if self.sqlite else row[0] for row in rows)
+                shown = re.sub(
+                    r"(\?, ){3,}\?|(%\(\w+\)s, ){3,}%\(\w+\)s", "…", " ".join(sql.split())
+                )
+                plans.append((name, f"{shown}\n\n{text_plan}"))
+        return plans
 
     def time_queue(self, rounds: int = 200, limit: int = 50) -> tuple[float, float]:
         """p50/p99 in ms of one moderation-queue page, called in-process."""
@@ -486,8 +541,8 @@ def main() -> None:
         # generator binds a different loopback address per request, for both apps.
         readers = python_load(minimal.url + POST_PATH, post=True, many_sources=True, **kw)
         mine = python_load(ours.url + POST_PATH, post=True, many_sources=True, **kw)
-        rows.append(("POST a comment, many readers, SQLite synchronous=FULL", mine, readers,
-                     "≥ 400/s"))  # fmt: skip
+        label = "SQLite synchronous=FULL" if url.startswith("sqlite") else "PostgreSQL"
+        rows.append((f"POST a comment, many readers, {label}", mine, readers, "≥ 400/s"))
         rss_ours, rss_minimal = ours.rss_mb(), minimal.rss_mb()
     finally:
         ours.stop()
@@ -547,7 +602,7 @@ def main() -> None:
         first_p99 = first_p99 or result.p99_ms
         print(
             f"| {seeder.total_comments():,} | {result.rps:,.0f} | {result.p50_ms:.1f} | "
-            f"{result.p99_ms:.1f} | {result.p99_ms / first_p99:.2f}× | {result.bad} |"
+            f"{result.p99_ms:.1f} | {result.p99_ms / max(first_p99, 0.001):.2f}× | {result.bad} |"
         )
     seeder.pending(10_000)
     p50, p99 = seeder.time_queue()
@@ -557,6 +612,10 @@ def main() -> None:
         f"{seeder.total_comments():,} comments (review.pending_queue, in process): "
         f"p50 {p50:.2f} ms, p99 {p99:.2f} ms."
     )
+    print()
+    print(f"Query plans with {seeder.total_comments():,} comments:")
+    for name, plan in seeder.plans():
+        print(f"\n{name}:\n\n```\n{plan}\n```")
     print(f"\nFinished {datetime.now(UTC):%H:%M} UTC; files in {workdir}")
 
 
