@@ -234,14 +234,14 @@ def words(ctx: CheckContext) -> list[Finding]:
 
 
 def _same_text(body: str) -> str:
-    return " ".join(wordlists.fold(body).split())
+    return " ".join(body.casefold().split())
 
 
 def duplicate(ctx: CheckContext) -> Finding | None:
     """The same text again from the same source or e-mail address (on any site) is spam.
 
-    Compared after folding case, accents, spacing and invisible characters; the window is
-    ``DUPLICATE_WINDOW_HOURS`` (0 switches the check off).
+    Compared ignoring case and spacing, against the sender's latest 500 comments in the window
+    of ``DUPLICATE_WINDOW_HOURS`` (0 switches the check off).
     """
     hours = float(current_app.config["DUPLICATE_WINDOW_HOURS"])
     same_sender = []
@@ -257,7 +257,7 @@ def duplicate(ctx: CheckContext) -> Finding | None:
         select(Comment.body_raw)
         .where(or_(*same_sender), Comment.created_at > ctx.now - timedelta(hours=hours))
         .order_by(Comment.created_at.desc())
-        .limit(1000)
+        .limit(500)
     )
     text_now = _same_text(ctx.body)
     if any(_same_text(body) == text_now for body in earlier):

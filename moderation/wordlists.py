@@ -16,10 +16,11 @@ makes ``Kaffee`` and ``Kafe`` the same word; that is the price of catching ``iii
 
 from __future__ import annotations
 
+import bisect
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
 from .errors import InvalidInput
 
@@ -42,30 +43,46 @@ def _words(text: str) -> list[str]:
     return _WORD.findall(fold(text))
 
 
-@dataclass(frozen=True)
-class _Entry:
-    text: str  # as the site configured it; named in the reason code
-    pattern: re.Pattern[str]
+class _Texts:
+    """The folded words of the texts a comment has, indexed for fast lookups.
 
+    A site's list may have hundreds of entries and a comment thousands of words, and the check
+    runs on every submission: a single word is a set lookup, a prefix a binary search in the
+    sorted words, a phrase a look at the places where its first word occurs.
+    """
 
-def _compile(entry: str) -> _Entry | None:
-    prefix = entry.endswith("*")
-    words = _words(entry.rstrip("*"))
-    if not words:
-        return None
-    tail = r"\w*" if prefix else ""
-    pattern = re.compile(r"(?<!\w)" + " ".join(map(re.escape, words)) + tail + r"(?!\w)")
-    return _Entry(entry, pattern)
+    def __init__(self, texts: Sequence[str]) -> None:
+        self.texts = [_words(text) for text in texts]
+        self.words = {word for words in self.texts for word in words}
+        self.sorted = sorted(self.words)
+
+    def has_prefix(self, prefix: str) -> bool:
+        at = bisect.bisect_left(self.sorted, prefix)
+        return at < len(self.sorted) and self.sorted[at].startswith(prefix)
+
+    def has(self, words: Sequence[str], prefix: bool) -> bool:
+        if len(words) == 1:
+            return self.has_prefix(words[0]) if prefix else words[0] in self.words
+        if words[0] not in self.words:
+            return False
+        *whole, last = words
+        for text in self.texts:
+            for start in range(len(text) - len(words) + 1):
+                if text[start : start + len(whole)] == whole:
+                    candidate = text[start + len(whole)]
+                    if candidate == last or (prefix and candidate.startswith(last)):
+                        return True
+        return False
 
 
 def find(entries: Iterable[str], *texts: str) -> list[str]:
     """The entries that occur in any of the texts, in list order, each once."""
-    haystack = "\n".join(" ".join(_words(text)) for text in texts)
+    index = _Texts(texts)
     found = []
-    for raw in entries:
-        entry = _compile(raw)
-        if entry is not None and entry.pattern.search(haystack):
-            found.append(entry.text)
+    for entry in entries:
+        words, prefix = _key(entry)
+        if words and index.has(words, prefix):
+            found.append(entry)
     return found
 
 
@@ -105,6 +122,7 @@ def clean_entries(entries: Iterable[str], *, label: str = "word list") -> list[s
     return cleaned
 
 
+@functools.lru_cache(maxsize=8192)  # a site's entries are folded once, not per comment
 def _key(entry: str) -> tuple[tuple[str, ...], bool]:
     """Entries with the same key match the same words."""
     entry = entry.strip()
