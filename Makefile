@@ -4,18 +4,23 @@ PYTHON  ?= python3
 BIN     := $(VENV)/bin
 FLASK   := $(BIN)/flask --app wsgi
 STAMP   := $(VENV)/.installed
+# Compiled message catalogs of the moderator UI: build output, made from the .po files in git.
+MO      := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run serve bench test lint install clean
+.PHONY: run serve bench test lint install clean translations
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
 	touch $(STAMP)
 
-install: $(STAMP)
+%.mo: %.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -i $< -o $@
+
+install: $(STAMP) $(MO)
 
 # The demo newspaper runs on its own origin (:5001) next to the service (:5000); Ctrl-C stops both.
-run: $(STAMP)
+run: $(STAMP) $(MO)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	$(BIN)/python demo/serve.py --port 5001 & demo=$$!; \
@@ -23,7 +28,7 @@ run: $(STAMP)
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 # As in production: migrate, then gunicorn with gunicorn.conf.py (see docs/deployment.md).
-serve: $(STAMP)
+serve: $(STAMP) $(MO)
 	$(FLASK) db upgrade
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
@@ -33,12 +38,18 @@ bench: $(STAMP)
 		echo "wrk is not available: using the Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
-test: $(STAMP)
+test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+# After changing UI texts: collect them and merge them into the catalogs, then translate.
+translations: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location -w 100 \
+		-o translations/messages.pot .
+	$(BIN)/pybabel update -i translations/messages.pot -d translations -w 100
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

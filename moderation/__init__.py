@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, database, errors, health
+from . import cli, database, errors, health, i18n, moderate
 from .config import load_config
 from .extensions import csrf, db, migrate
 
@@ -44,6 +44,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     csrf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
+    i18n.init_app(app, str(ROOT / "translations"))
 
     from . import api, embed
 
@@ -51,4 +52,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = api.SessionsOutsideTheApi()
     app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
+    moderate.init_app(app)
     return app

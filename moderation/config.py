@@ -69,6 +69,14 @@ class Defaults:
     SESSION_COOKIE_SECURE = False  # set true behind TLS
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
     WTF_CSRF_TIME_LIMIT = 12 * 3600
+    # Failed logins per username, or per source, within the window before logins are refused.
+    LOGIN_MAX_ATTEMPTS = 5
+    LOGIN_WINDOW_SECONDS = 15 * 60
+    QUEUE_PAGE_SIZE = 25  # cards per page of the moderation queue
+
+    # --- moderator UI language and time zone ------------------------------------------------
+    BABEL_DEFAULT_LOCALE = "en"  # when the browser asks for neither German nor English
+    BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"  # times are shown in this zone
 
     # --- proxies ---------------------------------------------------------------------------
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For; 0 ignores the header

@@ -1,13 +1,22 @@
 """Forms (Flask-WTF): what the server-rendered pages post.
 
-The fields only carry data; the rules for a comment live in one place,
+The embed page's comment form only carries data; the rules for a comment live in one place,
 :func:`moderation.submission.parse_submission`, which the JSON API uses too.
+
+The moderator UI's forms each carry a CSRF token, validated before any change.
+:class:`DecisionForm` has no required field at all: each decision button is a tiny form of its
+own, carrying only its CSRF token (and an optional reason).
 """
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Length, Optional
+from wtforms.widgets import TextArea
+
+MAX_NOTE_LENGTH = 500
 
 
 class CommentForm(FlaskForm):
@@ -28,3 +37,51 @@ class CommentForm(FlaskForm):
     form_token = HiddenField()
     # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled in by bots.
     website = StringField()
+
+
+# --- moderator UI ------------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
+    next = HiddenField()
+
+
+class DecisionForm(FlaskForm):
+    """A decision on one comment; the note is the optional reason kept in the audit trail."""
+
+    note = StringField(
+        _l("Reason (optional)"), validators=[Optional(), Length(max=MAX_NOTE_LENGTH)]
+    )
+
+
+class NewModeratorForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1000)])
+    admin = BooleanField(_l("Administrator"))
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(max=1000)])
+
+
+class SiteForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    origins = StringField(
+        _l("Allowed origins (one per line)"),
+        widget=TextArea(),
+        validators=[Optional(), Length(max=5000)],
+    )
+    # Rendered as a <select> by the template; plain strings keep WTForms' choice API out.
+    language = StringField(_l("Language"), validators=[AnyOf(["de", "en"])])
+
+
+class NewSiteForm(SiteForm):
+    slug = StringField(_l("Slug"), validators=[DataRequired(), Length(max=64)])
+
+
+class LocaleForm(FlaskForm):
+    """The moderator's own UI language; empty means: as the browser asks."""
+
+    locale = StringField(_l("Language"), validators=[AnyOf(["", "de", "en"])])

@@ -59,8 +59,14 @@ def list_moderators() -> Sequence[Moderator]:
     return db.session.scalars(select(Moderator).order_by(Moderator.username)).all()
 
 
-def set_active(username: str, active: bool) -> Moderator:
+def set_active(username: str, active: bool, *, by: Moderator | None = None) -> Moderator:
+    """Activate or deactivate an account; a deactivated moderator's next request is refused.
+
+    ``by`` is the admin acting, who may not lock themselves out (:class:`Conflict`).
+    """
     moderator = get_moderator(username)
+    if not active and by is not None and by.id == moderator.id:
+        raise Conflict("You cannot deactivate your own account.", code="self_deactivation")
     moderator.active = active
     db.session.commit()
     return moderator
@@ -81,4 +87,13 @@ def authenticate(username: str, password: str) -> Moderator | None:
         return None
     if not check_password_hash(moderator.password_hash, password) or not moderator.active:
         return None
+    return moderator
+
+
+def set_locale(moderator: Moderator, locale: str | None) -> Moderator:
+    """The moderator's UI language (``de``/``en``), or None to follow the browser; commits."""
+    if locale not in (None, "de", "en"):
+        raise InvalidInput("The language must be de or en.", code="invalid_language")
+    moderator.locale = locale
+    db.session.commit()
     return moderator

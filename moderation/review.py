@@ -8,10 +8,11 @@ the moderator UI and the author's withdrawal all call it.
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .errors import Conflict, InvalidInput, NotFound
@@ -114,6 +115,16 @@ def bump_article(article_id: int, approved_delta: int = 0) -> None:
     )
 
 
+def parse_decision(decision: Decision | str) -> Decision:
+    """The decision named ``decision``; raises :class:`InvalidInput` for anything else."""
+    try:
+        return Decision(decision)
+    except ValueError:
+        raise InvalidInput(
+            f"Unknown decision {decision!r}; use approve, reject or spam.", code="invalid_decision"
+        ) from None
+
+
 def decide(
     comment_id: int, decision: Decision | str, actor: Actor, note: str | None = None
 ) -> ModerationEvent | None:
@@ -123,12 +134,7 @@ def decide(
     Deciding what the comment already is changes nothing and returns ``None``. A withdrawn
     comment has no text left to publish and cannot be decided (:class:`Conflict`).
     """
-    try:
-        decision = Decision(decision)
-    except ValueError:
-        raise InvalidInput(
-            f"Unknown decision {decision!r}; use approve, reject or spam.", code="invalid_decision"
-        ) from None
+    decision = parse_decision(decision)
     comment = get_comment(comment_id, for_update=True)
     if comment.status == CommentStatus.WITHDRAWN:
         db.session.rollback()
@@ -148,3 +154,225 @@ def history(comment_id: int) -> Sequence[ModerationEvent]:
         .where(ModerationEvent.comment_id == comment_id)
         .order_by(ModerationEvent.id)
     ).all()
+
+
+# --- the moderator UI's queue: filters, keyset paging, bulk decisions ------------------------
+
+MAX_BULK = 200  # comments per bulk decision
+MAX_SEARCH_LENGTH = 200
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """Which comments a moderator looks at. Pending is oldest first; the rest newest first."""
+
+    status: CommentStatus = CommentStatus.PENDING
+    site: str | None = None  # a site's slug
+    article_id: int | None = None
+    text: str | None = None  # searched in author, e-mail and the text as submitted
+
+    @property
+    def oldest_first(self) -> bool:
+        return self.status == CommentStatus.PENDING
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """A place in the queue: the last comment shown, by (created_at, id).
+
+    Paging by the last row seen (keyset) costs the same on page 1 and page 4000; OFFSET would
+    read and skip every earlier row. The index ``(status, created_at, id)`` serves it.
+    """
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = (self.created_at - EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        """Raises :class:`InvalidInput` for anything :meth:`encode` did not make."""
+        try:
+            micros, _, ident = value.partition(".")
+            moment = EPOCH + timedelta(microseconds=int(micros))
+            cursor = cls(moment, int(ident))
+        except (ValueError, OverflowError, OSError):
+            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor") from None
+        if cursor.id < 1:
+            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor")
+        return cursor
+
+
+@dataclass
+class QueuePage:
+    comments: list[Comment]
+    next: str | None  # cursor of the following page, or None on the last page
+    # source_hash → how many *other* comments came from that source, for each card's marker
+    others_from_source: dict[str, int] = field(default_factory=dict)
+
+    def others(self, comment: Comment) -> int:
+        return self.others_from_source.get(comment.source_hash or "", 0)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25) -> QueuePage:
+    """One page of comments matching ``where``, after the cursor ``after``.
+
+    Raises :class:`InvalidInput` for a bad cursor or an overlong search text.
+    """
+    query = (
+        select(Comment)
+        .where(Comment.status == where.status)
+        .options(
+            joinedload(Comment.article).joinedload(Article.site),
+            joinedload(Comment.parent),
+        )
+    )
+    if where.site:
+        query = query.join(Comment.article).join(Article.site).where(Site.slug == where.site)
+    if where.article_id is not None:
+        query = query.where(Comment.article_id == where.article_id)
+    if where.text:
+        if len(where.text) > MAX_SEARCH_LENGTH:
+            raise InvalidInput(
+                f"Search for at most {MAX_SEARCH_LENGTH} characters.", code="bad_search"
+            )
+        pattern = f"%{_escape_like(where.text)}%"
+        query = query.where(
+            or_(
+                Comment.author.ilike(pattern, escape="\\"),
+                Comment.email.ilike(pattern, escape="\\"),
+                Comment.body_raw.ilike(pattern, escape="\\"),
+            )
+        )
+    if after:
+        cursor = Cursor.decode(after)
+        if where.oldest_first:
+            query = query.where(
+                or_(
+                    Comment.created_at > cursor.created_at,
+                    and_(Comment.created_at == cursor.created_at, Comment.id > cursor.id),
+                )
+            )
+        else:
+            query = query.where(
+                or_(
+                    Comment.created_at < cursor.created_at,
+                    and_(Comment.created_at == cursor.created_at, Comment.id < cursor.id),
+                )
+            )
+    if where.oldest_first:
+        query = query.order_by(Comment.created_at, Comment.id)
+    else:
+        query = query.order_by(Comment.created_at.desc(), Comment.id.desc())
+    rows = list(db.session.scalars(query.limit(limit + 1)).unique())
+    comments = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = comments[-1]
+        next_cursor = Cursor(last.created_at, last.id).encode()
+    return QueuePage(comments, next_cursor, source_counts(c.source_hash for c in comments))
+
+
+def source_counts(hashes: Iterable[str | None]) -> dict[str, int]:
+    """For each source: how many other comments it sent (one grouped, indexed query)."""
+    wanted = {h for h in hashes if h}
+    if not wanted:
+        return {}
+    rows = db.session.execute(
+        select(Comment.source_hash, func.count())
+        .where(Comment.source_hash.in_(wanted))
+        .group_by(Comment.source_hash)
+    )
+    return {source: count - 1 for source, count in rows}
+
+
+def count_pending() -> int:
+    return db.session.scalar(
+        select(func.count()).select_from(Comment).where(Comment.status == CommentStatus.PENDING)
+    )
+
+
+@dataclass
+class BulkResult:
+    changed: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)  # already had that status
+    skipped: list[int] = field(default_factory=list)  # unknown or withdrawn
+
+
+def decide_many(
+    comment_ids: Iterable[int], decision: Decision | str, actor: Actor, note: str | None = None
+) -> BulkResult:
+    """The same decision for several comments, in one transaction, one audit event each.
+
+    Unknown and withdrawn comments are skipped and reported, not fatal: in a shared queue
+    another moderator or the author may have got there first.
+    """
+    decision = parse_decision(decision)
+    ids = sorted(set(comment_ids))
+    if not ids:
+        raise InvalidInput("Select at least one comment.", code="nothing_selected")
+    if len(ids) > MAX_BULK:
+        raise InvalidInput(f"Decide at most {MAX_BULK} comments at once.", code="too_many")
+    result = BulkResult()
+    # Locked in id order, so two bulk decisions over the same comments cannot deadlock.
+    found = {
+        c.id: c
+        for c in db.session.scalars(
+            select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id).with_for_update()
+        )
+    }
+    for comment_id in ids:
+        comment = found.get(comment_id)
+        if comment is None or comment.status == CommentStatus.WITHDRAWN:
+            result.skipped.append(comment_id)
+        elif comment.status == decision.status:
+            result.unchanged.append(comment_id)
+        else:
+            change_status(comment, decision.status, actor, note)
+            result.changed.append(comment_id)
+    db.session.commit()
+    return result
+
+
+def get_article(article_id: int) -> Article:
+    """The article with this id; raises :class:`NotFound`."""
+    article = db.session.get(Article, article_id)
+    if article is None:
+        raise NotFound(f"There is no article {article_id}.", code="unknown_article")
+    return article
+
+
+def set_article_closed(article_id: int, closed: bool) -> Article:
+    """Close an article to new comments, or reopen it, and commit.
+
+    While closed, the public API answers new submissions with 403 ``closed``. Comments already
+    there stay as they are. The list's version changes so cached copies are refreshed.
+    """
+    article = get_article(article_id)
+    if article.closed != closed:
+        article.closed = closed
+        bump_article(article.id)
+    db.session.commit()
+    return article
+
+
+def article_thread(article_id: int, limit: int = 500) -> dict[CommentStatus, list[Comment]]:
+    """An article's comments by status, oldest first (at most ``limit`` per status)."""
+    thread: dict[CommentStatus, list[Comment]] = {}
+    for status in CommentStatus:
+        thread[status] = list(
+            db.session.scalars(
+                select(Comment)
+                .where(Comment.article_id == article_id, Comment.status == status)
+                .order_by(Comment.created_at, Comment.id)
+                .limit(limit)
+            )
+        )
+    return thread

@@ -12,7 +12,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from . import database, wordlists
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Language, Site
 
@@ -32,27 +32,61 @@ def normalize_origin(value: str) -> str:
     return origin
 
 
+def _language(language: str) -> Language:
+    try:
+        return Language(language)
+    except ValueError:
+        raise InvalidInput("The language must be de or en.", code="invalid_language") from None
+
+
+def _name(name: str) -> str:
+    if not name.strip():
+        raise InvalidInput("A site needs a name.", code="invalid_name")
+    return name.strip()
+
+
 def create_site(slug: str, name: str, origins: Iterable[str] = (), language: str = "de") -> Site:
     """Add a host site and commit; raises :class:`InvalidInput` or :class:`Conflict`."""
     if not SLUG.fullmatch(slug):
         raise InvalidInput(
             "A site slug is 1–64 lowercase letters, digits and dashes.", code="invalid_slug"
         )
-    if not name.strip():
-        raise InvalidInput("A site needs a name.", code="invalid_name")
-    try:
-        lang = Language(language)
-    except ValueError:
-        raise InvalidInput("The language must be de or en.", code="invalid_language") from None
+    name = _name(name)
+    lang = _language(language)
     if db.session.scalars(select(Site).where(Site.slug == slug)).first() is not None:
         raise Conflict(f"A site {slug!r} exists already.", code="site_exists")
     site = Site(
         slug=slug,
-        name=name.strip(),
-        origins=list(dict.fromkeys(normalize_origin(o) for o in origins)),
+        name=name,
+        origins=_origins(origins),
         language=lang,
     )
     db.session.add(site)
+    db.session.commit()
+    return site
+
+
+def _origins(origins: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(normalize_origin(o) for o in origins if o.strip()))
+
+
+def get_site(slug: str) -> Site:
+    """The site with this slug; raises :class:`NotFound`."""
+    site = db.session.scalars(select(Site).where(Site.slug == slug)).first()
+    if site is None:
+        raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
+    return site
+
+
+def update_site(slug: str, *, name: str, origins: Iterable[str], language: str) -> Site:
+    """Change a site's name, allowed origins and language, and commit.
+
+    Raises :class:`InvalidInput` naming the first bad value; then nothing changes.
+    """
+    site = get_site(slug)
+    values = {"name": _name(name), "origins": _origins(origins), "language": _language(language)}
+    for key, value in values.items():
+        setattr(site, key, value)
     db.session.commit()
     return site
 

@@ -1,0 +1,90 @@
+"""The moderator UI's languages: German and English, chosen per request.
+
+A moderator's own choice (``Moderator.locale``) wins; otherwise the browser's
+``Accept-Language`` decides; otherwise ``BABEL_DEFAULT_LOCALE``. Message catalogs live in
+``translations/<lang>/LC_MESSAGES/messages.po``; the compiled ``.mo`` files are build output
+(``make install`` compiles them, see the Makefile), so they are never stale in git.
+
+Reason codes raised by the abuse checks get a human label here. A code may carry a detail after
+a colon (``blocked_word:idiot``): the label is the prefix's, the detail is shown as it is. An
+unknown code is shown as it is, so a new check is visible before anyone translates it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from babel.dates import format_timedelta
+from flask import Flask, current_app, g, request
+from flask_babel import Babel, get_locale, lazy_gettext
+
+from .models import utcnow
+
+LANGUAGES = ("de", "en")
+LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+
+babel = Babel()
+
+REASON_LABELS = {
+    "links": lazy_gettext("many links"),
+    "no_token": lazy_gettext("sent without the comment form"),
+    "too_fast": lazy_gettext("sent too fast"),
+    "honeypot": lazy_gettext("hidden field filled in (bot)"),
+    "rate_limit": lazy_gettext("many comments from this source"),
+    "duplicate": lazy_gettext("duplicate of an earlier comment"),
+    "banned": lazy_gettext("banned source or e-mail"),
+    "blocked_word": lazy_gettext("blocked word"),
+    "watched_word": lazy_gettext("watched word"),
+}
+
+
+STATUS_LABELS = {
+    "pending": lazy_gettext("pending"),
+    "approved": lazy_gettext("approved"),
+    "rejected": lazy_gettext("rejected"),
+    "spam": lazy_gettext("spam"),
+    "withdrawn": lazy_gettext("withdrawn"),
+}
+
+
+def status_label(status: str | None) -> str:
+    return str(STATUS_LABELS.get(str(status), status or "–"))
+
+
+def reason_label(code: str) -> str:
+    """A human label for a check's reason code, in the current language."""
+    prefix, _, detail = code.partition(":")
+    label = REASON_LABELS.get(prefix)
+    if label is None:
+        return code
+    return f"{label}: {detail}" if detail else str(label)
+
+
+def select_locale() -> str:
+    moderator = g.get("moderator")
+    if moderator is not None and moderator.locale in LANGUAGES:
+        return moderator.locale
+    return request.accept_languages.best_match(LANGUAGES) or current_app.config.get(
+        "BABEL_DEFAULT_LOCALE", "en"
+    )
+
+
+def waiting(since: datetime, now: datetime | None = None) -> str:
+    """How long something has waited, short and in the current language ("12 Min.")."""
+    return format_timedelta(
+        (now or utcnow()) - since, format="short", threshold=1.0, locale=get_locale()
+    )
+
+
+def init_app(app: Flask, translations: str) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", translations)
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["waiting"] = waiting
+    app.jinja_env.filters["reason_label"] = reason_label
+    app.jinja_env.filters["status_label"] = status_label
+
+    app.jinja_env.globals["current_locale"] = current_locale
+
+
+def current_locale() -> str:
+    return str(get_locale() or "en")

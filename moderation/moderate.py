@@ -1,0 +1,342 @@
+"""The moderator web UI under ``/moderate/``: the queue, decisions, history, articles, admin.
+
+Views are thin: they read a form, call one use case from :mod:`review`, :mod:`moderators` or
+:mod:`sites`, and answer. Every state change is a POST whose CSRF token ``CSRFProtect`` checks
+before the view runs. Without JavaScript a POST redirects back to where the moderator was
+(post/redirect/get); ``static/moderate.js`` sends the same POSTs with ``Accept:
+application/json`` and gets a small JSON answer instead, so the queue updates in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    current_app,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext, ngettext
+
+from . import moderators, review, sites
+from .auth import admin_required, is_moderator_page, login_required, safe_next
+from .errors import InvalidInput, ServiceError
+from .forms import (
+    DecisionForm,
+    LocaleForm,
+    NewModeratorForm,
+    NewSiteForm,
+    PasswordForm,
+    SiteForm,
+)
+from .i18n import current_locale
+from .models import CommentStatus
+
+bp = Blueprint("moderate", __name__, url_prefix="/moderate")
+
+
+@bp.app_context_processor
+def common() -> dict[str, Any]:
+    """What every moderator page's layout shows: who is signed in, the pending count."""
+    if not is_moderator_page():
+        return {}
+    moderator = g.get("moderator")
+    return {
+        "html_lang": current_locale(),
+        "moderator": moderator,
+        "pending_count": review.count_pending() if moderator else 0,
+        "statuses": list(CommentStatus),
+    }
+
+
+def _wants_json() -> bool:
+    return request.accept_mimetypes.best == "application/json"
+
+
+def _back(default: str) -> Response:
+    """Post/redirect/get: back to the page the form came from, if it is one of ours."""
+    return redirect(safe_next(request.form.get("next")) or default)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(
+        f"{form[name].label.text}: {'; '.join(errs)}" for name, errs in form.errors.items()
+    )
+
+
+def decided_message(count: int, decision: review.Decision) -> str:
+    if decision is review.Decision.APPROVE:
+        return ngettext("%(num)d comment approved.", "%(num)d comments approved.", count)
+    if decision is review.Decision.REJECT:
+        return ngettext("%(num)d comment rejected.", "%(num)d comments rejected.", count)
+    return ngettext("%(num)d comment marked as spam.", "%(num)d comments marked as spam.", count)
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+
+def _queue_filter() -> review.QueueFilter:
+    try:
+        status = CommentStatus(request.args.get("status") or "pending")
+    except ValueError:
+        raise InvalidInput(gettext("Unknown status."), code="bad_status") from None
+    article = request.args.get("article") or None
+    if article is not None and not article.isdigit():
+        raise InvalidInput(gettext("Unknown article."), code="bad_article")
+    return review.QueueFilter(
+        status=status,
+        site=request.args.get("site") or None,
+        article_id=int(article) if article else None,
+        text=(request.args.get("q") or "").strip() or None,
+    )
+
+
+@bp.get("/")
+@login_required
+def queue() -> str:
+    where = _queue_filter()
+    page_size = int(current_app.config["QUEUE_PAGE_SIZE"])
+    page = review.find_comments(where, request.args.get("after") or None, page_size)
+    article = review.get_article(where.article_id) if where.article_id else None
+    return render_template(
+        "moderate/queue.html",
+        where=where,
+        page=page,
+        article=article,
+        sites=sites.list_sites(),
+        decision_form=DecisionForm(),
+        here=request.full_path.rstrip("?"),
+    )
+
+
+@bp.post("/comments/<int:comment_id>/<decision>")
+@login_required
+def decide(comment_id: int, decision: str) -> Any:
+    form = DecisionForm()
+    if not form.validate():
+        raise InvalidInput(_form_errors(form))
+    the_decision = review.parse_decision(decision)
+    event = review.decide(
+        comment_id, the_decision, review.Actor.of(g.moderator), form.note.data or None
+    )
+    comment = review.get_comment(comment_id)
+    if _wants_json():
+        return jsonify(
+            {
+                "id": comment_id,
+                "status": comment.status.value,
+                "changed": event is not None,
+                "pending": review.count_pending(),
+                "message": decided_message(1, the_decision),
+            }
+        )
+    flash(decided_message(1, the_decision), "success")
+    return _back(url_for(".queue"))
+
+
+@bp.post("/bulk")
+@login_required
+def bulk() -> Any:
+    form = DecisionForm()
+    if not form.validate():
+        raise InvalidInput(_form_errors(form))
+    decision = review.parse_decision(request.form.get("decision", ""))
+    try:
+        ids = [int(value) for value in request.form.getlist("ids")]
+    except ValueError:
+        raise InvalidInput(gettext("Select comments by their numbers."), code="bad_ids") from None
+    if not ids:
+        raise InvalidInput(gettext("Select at least one comment."), code="nothing_selected")
+    result = review.decide_many(ids, decision, review.Actor.of(g.moderator), form.note.data)
+    message = decided_message(len(result.changed), decision)
+    if result.skipped:
+        message += " " + ngettext(
+            "%(num)d was withdrawn or is gone.",
+            "%(num)d were withdrawn or are gone.",
+            len(result.skipped),
+        )
+    if _wants_json():
+        return jsonify(
+            {
+                "changed": result.changed,
+                "unchanged": result.unchanged,
+                "skipped": result.skipped,
+                "pending": review.count_pending(),
+                "message": message,
+            }
+        )
+    flash(message, "success")
+    return _back(url_for(".queue"))
+
+
+# --- one comment, one article ----------------------------------------------------------------
+
+
+@bp.get("/comments/<int:comment_id>")
+@login_required
+def comment(comment_id: int) -> str:
+    the_comment = review.get_comment(comment_id)
+    return render_template(
+        "moderate/comment.html",
+        comment=the_comment,
+        events=review.history(comment_id),
+        others=review.source_counts([the_comment.source_hash]),
+        decision_form=DecisionForm(),
+        here=request.path,
+    )
+
+
+@bp.get("/articles/<int:article_id>")
+@login_required
+def article(article_id: int) -> str:
+    the_article = review.get_article(article_id)
+    return render_template(
+        "moderate/article.html",
+        article=the_article,
+        thread=review.article_thread(article_id),
+        here=request.path,
+    )
+
+
+@bp.post("/articles/<int:article_id>/<any(close, reopen):action>")
+@login_required
+def close_article(article_id: int, action: str) -> Response:
+    review.set_article_closed(article_id, action == "close")
+    if action == "close":
+        flash(gettext("Closed: new comments are refused for this article."), "success")
+    else:
+        flash(gettext("Reopened: readers can comment on this article again."), "success")
+    return _back(url_for(".article", article_id=article_id))
+
+
+# --- the moderator's own settings ------------------------------------------------------------
+
+
+@bp.post("/locale")
+@login_required
+def set_locale() -> Response:
+    form = LocaleForm()
+    if not form.validate():
+        raise InvalidInput(_form_errors(form))
+    moderators.set_locale(g.moderator, form.locale.data or None)
+    return _back(url_for(".queue"))
+
+
+# --- admin: moderators and sites -------------------------------------------------------------
+
+
+@bp.route("/admin/moderators", methods=["GET", "POST"])
+@admin_required
+def admin_moderators() -> Any:
+    form = NewModeratorForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                created = moderators.create_moderator(
+                    form.username.data.strip(), form.password.data, admin=form.admin.data
+                )
+            except ServiceError as error:
+                flash(error.message, "error")
+                status = error.status
+            else:
+                flash(gettext("Added %(name)s.", name=created.username), "success")
+                return redirect(url_for(".admin_moderators"))
+        else:
+            status = 400
+    return render_template(
+        "moderate/admin_moderators.html",
+        form=form,
+        password_form=PasswordForm(),
+        moderators=moderators.list_moderators(),
+    ), status
+
+
+@bp.post("/admin/moderators/<username>/<any(activate, deactivate):action>")
+@admin_required
+def admin_moderator_active(username: str, action: str) -> Response:
+    moderators.set_active(username, action == "activate", by=g.moderator)
+    if action == "activate":
+        flash(gettext("%(name)s can log in again.", name=username), "success")
+    else:
+        flash(gettext("%(name)s can no longer log in.", name=username), "success")
+    return redirect(url_for(".admin_moderators"))
+
+
+@bp.post("/admin/moderators/<username>/password")
+@admin_required
+def admin_moderator_password(username: str) -> Response:
+    form = PasswordForm()
+    if not form.validate():
+        raise InvalidInput(_form_errors(form))
+    moderators.set_password(username, form.password.data)
+    flash(gettext("New password set for %(name)s.", name=username), "success")
+    return redirect(url_for(".admin_moderators"))
+
+
+@bp.route("/admin/sites", methods=["GET", "POST"])
+@admin_required
+def admin_sites() -> Any:
+    form = NewSiteForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                created = sites.create_site(
+                    form.slug.data.strip(),
+                    form.name.data,
+                    (form.origins.data or "").split(),
+                    form.language.data,
+                )
+            except ServiceError as error:
+                flash(error.message, "error")
+                status = error.status
+            else:
+                flash(gettext("Added the site %(name)s.", name=created.name), "success")
+                return redirect(url_for(".admin_site", slug=created.slug))
+        else:
+            status = 400
+    return render_template("moderate/admin_sites.html", form=form, sites=sites.list_sites()), status
+
+
+@bp.route("/admin/sites/<slug>", methods=["GET", "POST"])
+@admin_required
+def admin_site(slug: str) -> Any:
+    site = sites.get_site(slug)
+    form = SiteForm(obj=site if request.method == "GET" else None)
+    status = 200
+    if request.method == "GET":
+        form.origins.data = "\n".join(site.origins or [])
+        form.language.data = site.language.value
+    elif form.validate():
+        try:
+            sites.update_site(
+                slug,
+                name=form.name.data,
+                origins=(form.origins.data or "").split(),
+                language=form.language.data,
+            )
+        except ServiceError as error:
+            flash(error.message, "error")
+            status = error.status
+        else:
+            flash(gettext("Saved."), "success")
+            return redirect(url_for(".admin_site", slug=slug))
+    else:
+        status = 400
+    return render_template("moderate/admin_site.html", site=site, form=form), status
+
+
+def init_app(app: Flask) -> None:
+    from . import auth
+
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(bp)

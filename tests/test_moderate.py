@@ -1,0 +1,589 @@
+"""The moderator web UI: every page and action, with and without login and CSRF, by role."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from conftest import snapshot
+from flask import Flask
+from flask.testing import FlaskClient
+from helpers import THREAD, approve, post_comment
+from moderator_ui import logged_in, post
+
+from moderation.extensions import db
+from moderation.models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site
+from moderation.review import history
+from moderation.sites import create_site
+
+
+def _status(app: Flask, comment_id: int) -> CommentStatus:
+    with app.app_context():
+        return db.session.get(Comment, comment_id).status
+
+
+def _article_id(app: Flask) -> int:
+    with app.app_context():
+        return db.session.scalars(db.select(Article.id)).first()
+
+
+def _ids(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<li class="card [^"]*" id="c(\d+)"', html)]
+
+
+@pytest.fixture
+def mod(app: Flask) -> FlaskClient:
+    return logged_in(app)
+
+
+@pytest.fixture
+def admin(app: Flask) -> FlaskClient:
+    return logged_in(app, "ada", admin=True)
+
+
+# --- the queue -------------------------------------------------------------------------------
+
+
+def test_queue_shows_a_card_with_everything(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    parent = post_comment(
+        client, body="Der Artikel stimmt.", title="Russland und die USA"
+    ).get_json()
+    approve(client, parent["id"])
+    post_comment(client, body="Noch einer aus derselben Quelle.")
+    reply = post_comment(
+        client,
+        author="Bert <b>",
+        email="bert@example.org",
+        body="Widerspruch! <script>alert(1)</script> http://a.example http://b.example http://c.example",
+        parent_id=parent["id"],
+    ).get_json()
+    page = mod.get("/moderate/")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert page.headers["Cache-Control"] == "no-store"
+    assert f'id="c{reply["id"]}"' in html
+    assert "Russland und die USA" in html
+    assert "Bert &lt;b&gt;" in html and "bert@example.org" in html
+    assert "<script>alert(1)</script>" not in html  # sanitized HTML, escaped raw text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "waiting for" in html
+    assert "many links" in html  # the reason "links", labelled
+    assert "sent without the comment form" in html
+    assert "In reply to Anna:" in html and "Der Artikel stimmt." in html
+    with app.app_context():
+        source = db.session.get(Comment, reply["id"]).source_hash
+    assert source[:6] in html
+    assert "2 other comments from the same source" in html
+    assert 'id="pending-count"' in html and ">2</span>" in html
+
+
+def test_queue_is_oldest_first_and_says_when_empty(client: FlaskClient, mod: FlaskClient) -> None:
+    ids = [post_comment(client, body=f"n{n}").get_json()["id"] for n in range(3)]
+    assert _ids(mod.get("/moderate/").get_data(as_text=True)) == ids
+    for comment_id in ids:
+        post(mod, f"/moderate/comments/{comment_id}/approve")
+    html = mod.get("/moderate/").get_data(as_text=True)
+    assert _ids(html) == []
+    assert "The queue is empty." in html
+
+
+def test_unknown_reason_codes_show_as_they_are(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    with app.app_context():
+        db.session.get(Comment, comment_id).reasons = ["blocked_word:idiot", "brand_new_check"]
+        db.session.commit()
+    html = mod.get("/moderate/").get_data(as_text=True)
+    assert "blocked word: idiot" in html
+    assert "brand_new_check" in html
+
+
+def test_queue_in_german(client: FlaskClient, mod: FlaskClient) -> None:
+    post_comment(client)
+    html = mod.get("/moderate/", headers={"Accept-Language": "de-DE,de;q=0.9"}).get_data(
+        as_text=True
+    )
+    assert 'lang="de"' in html
+    assert "Freigeben" in html and "Ablehnen" in html
+    assert re.search(r"wartet seit \d+ (Sek|Min)\.", html)
+
+
+def test_moderator_locale_overrides_the_browser(app: Flask, mod: FlaskClient) -> None:
+    assert post(mod, "/moderate/locale", {"locale": "de", "next": "/moderate/"}).status_code == 302
+    with app.app_context():
+        assert db.session.scalars(db.select(Moderator)).one().locale == "de"
+    html = mod.get("/moderate/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'lang="de"' in html
+    post(mod, "/moderate/locale", {"locale": ""})
+    html = mod.get("/moderate/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert 'lang="en"' in html
+
+
+def test_bad_locale_changes_nothing(app: Flask, mod: FlaskClient) -> None:
+    before = snapshot(app)
+    assert post(mod, "/moderate/locale", {"locale": "fr"}).status_code == 400
+    assert snapshot(app) == before
+
+
+# --- decisions -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("decision", "status"),
+    [("approve", "approved"), ("reject", "rejected"), ("spam", "spam")],
+)
+def test_decide_redirects_back_and_is_audited(
+    app: Flask, client: FlaskClient, mod: FlaskClient, decision: str, status: str
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    response = post(
+        mod,
+        f"/moderate/comments/{comment_id}/{decision}",
+        {"note": "off topic", "next": "/moderate/?site=demo#c9"},
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/moderate/?site=demo#c9"
+    assert _status(app, comment_id) == status
+    with app.app_context():
+        (event,) = history(comment_id)
+        assert event.actor_name == "mona" and event.actor_id is not None
+        assert event.note == "off topic"
+        assert event.to_status == status
+
+
+def test_decide_answers_json_for_the_script(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    ids = [post_comment(client).get_json()["id"] for _ in range(2)]
+    response = post(
+        mod, f"/moderate/comments/{ids[0]}/approve", headers={"Accept": "application/json"}
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["status"] == "approved" and body["pending"] == 1 and body["changed"] is True
+    listed = client.get(f"{THREAD}/comments").get_json()
+    assert [c["id"] for c in listed["comments"]] == [ids[0]]
+
+
+def test_decide_ignores_a_foreign_next(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    response = post(
+        mod, f"/moderate/comments/{comment_id}/approve", {"next": "https://evil.example/"}
+    )
+    assert response.headers["Location"] == "/moderate/"
+
+
+def test_decide_without_csrf_changes_nothing(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    before = snapshot(app)
+    response = mod.post(f"/moderate/comments/{comment_id}/approve", data={"note": "x"})
+    assert response.status_code == 400
+    assert "CSRF" in response.get_data(as_text=True)
+    response = mod.post(f"/moderate/comments/{comment_id}/approve", data={"csrf_token": "forged"})
+    assert response.status_code == 400
+    assert snapshot(app) == before
+
+
+def test_decide_without_login_changes_nothing(app: Flask, client: FlaskClient) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    before = snapshot(app)
+    token = re.search(r'value="([^"]+)"', client.get("/moderate/login").get_data(as_text=True))
+    response = client.post(
+        f"/moderate/comments/{comment_id}/approve", data={"csrf_token": token.group(1)}
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/moderate/login")
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/moderate/comments/999/approve", 404),
+        ("/moderate/comments/{id}/delete", 400),
+        ("/moderate/comments/abc/approve", 404),
+    ],
+)
+def test_bad_decisions_change_nothing(
+    app: Flask, client: FlaskClient, mod: FlaskClient, path: str, status: int
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    before = snapshot(app)
+    response = post(mod, path.format(id=comment_id))
+    assert response.status_code == status
+    assert "text/html" in response.headers["Content-Type"]
+    assert snapshot(app) == before
+
+
+def test_overlong_note_changes_nothing(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    before = snapshot(app)
+    assert (
+        post(mod, f"/moderate/comments/{comment_id}/reject", {"note": "x" * 501}).status_code == 400
+    )
+    assert snapshot(app) == before
+
+
+def test_withdrawn_comment_cannot_be_decided(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    created = post_comment(client).get_json()
+    client.delete(
+        f"/api/v1/comments/{created['id']}", headers={"X-Comment-Token": created["token"]}
+    )
+    before = snapshot(app)
+    assert post(mod, f"/moderate/comments/{created['id']}/approve").status_code == 409
+    assert snapshot(app) == before
+    html = mod.get("/moderate/?status=withdrawn").get_data(as_text=True)
+    assert _ids(html) == [created["id"]]
+    assert "withdrew" in html
+
+
+# --- bulk ------------------------------------------------------------------------------------
+
+
+def test_bulk_decision(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    ids = [post_comment(client, body=f"n{n}").get_json()["id"] for n in range(4)]
+    response = post(
+        mod,
+        "/moderate/bulk",
+        {
+            "ids": [str(ids[0]), str(ids[2])],
+            "decision": "spam",
+            "note": "werbung",
+            "next": "/moderate/",
+        },
+    )
+    assert response.status_code == 302
+    assert [_status(app, i) for i in ids] == ["spam", "pending", "spam", "pending"]
+    with app.app_context():
+        events = db.session.scalars(db.select(ModerationEvent)).all()
+        assert sorted(e.comment_id for e in events) == [ids[0], ids[2]]
+        assert {(e.actor_name, e.note) for e in events} == {("mona", "werbung")}
+
+
+def test_bulk_json_reports_withdrawn_and_unchanged(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    ids = [post_comment(client).get_json()["id"] for _ in range(2)]
+    gone = post_comment(client).get_json()
+    client.delete(f"/api/v1/comments/{gone['id']}", headers={"X-Comment-Token": gone["token"]})
+    approve(client, ids[1])
+    response = post(
+        mod,
+        "/moderate/bulk",
+        {"ids": [str(i) for i in (*ids, gone["id"], 999)], "decision": "approve"},
+        headers={"Accept": "application/json"},
+    )
+    body = response.get_json()
+    assert body["changed"] == [ids[0]]
+    assert body["unchanged"] == [ids[1]]
+    assert body["skipped"] == [gone["id"], 999]
+    assert body["pending"] == 0
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"decision": "approve"},
+        {"ids": ["1"], "decision": "delete"},
+        {"ids": ["one"], "decision": "approve"},
+        {"ids": [str(n) for n in range(1, 202)], "decision": "approve"},
+    ],
+)
+def test_bad_bulk_changes_nothing(
+    app: Flask, client: FlaskClient, mod: FlaskClient, data: dict
+) -> None:
+    post_comment(client)
+    before = snapshot(app)
+    assert post(mod, "/moderate/bulk", data).status_code == 400
+    assert snapshot(app) == before
+
+
+def test_bulk_without_csrf_changes_nothing(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    before = snapshot(app)
+    response = mod.post("/moderate/bulk", data={"ids": [str(comment_id)], "decision": "approve"})
+    assert response.status_code == 400
+    assert snapshot(app) == before
+
+
+# --- filters and paging ----------------------------------------------------------------------
+
+
+def test_filters(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    with app.app_context():
+        create_site("other", "Andere", [], "en")
+    a = post_comment(client, author="Anna", body="Über Politik").get_json()["id"]
+    b = post_comment(client, author="Bert", body="Über Sport").get_json()["id"]
+    c = post_comment(
+        client, thread="/api/v1/sites/other/articles/x", author="Cleo", body="Sport!"
+    ).get_json()["id"]
+    d = post_comment(client, thread=f"{THREAD}-zwei", body="Zweiter Artikel").get_json()["id"]
+    post(mod, "/moderate/bulk", {"ids": [str(b)], "decision": "reject"})
+
+    def ids(query: str) -> list[int]:
+        response = mod.get(f"/moderate/?{query}")
+        assert response.status_code == 200
+        return _ids(response.get_data(as_text=True))
+
+    assert ids("") == [a, c, d]
+    assert ids("site=demo") == [a, d]
+    assert ids("site=other") == [c]
+    assert ids("status=rejected") == [b]
+    assert ids("status=approved") == []
+    assert ids("q=sport") == [c]
+    assert ids("q=sport&status=rejected") == [b]
+    assert ids("q=bert&status=rejected") == [b]
+    assert ids("q=100%25") == []
+    with app.app_context():
+        second = db.session.scalars(db.select(Comment.article_id).where(Comment.id == d)).one()
+    assert ids(f"article={second}") == [d]
+
+
+@pytest.mark.parametrize(
+    "query", ["status=deleted", "after=garbage", "after=1.0", "article=abc", "q=" + "x" * 201]
+)
+def test_bad_filters(mod: FlaskClient, query: str) -> None:
+    response = mod.get(f"/moderate/?{query}")
+    assert response.status_code == 400
+    assert "text/html" in response.headers["Content-Type"]
+
+
+def test_keyset_paging(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    app.config["QUEUE_PAGE_SIZE"] = 2
+    ids = [post_comment(client, body=f"n{n}").get_json()["id"] for n in range(5)]
+    seen: list[int] = []
+    url = "/moderate/"
+    pages = 0
+    while url:
+        html = mod.get(url).get_data(as_text=True)
+        seen += _ids(html)
+        pages += 1
+        found = re.search(r'id="next-page" rel="next" href="([^"]+)"', html)
+        url = found.group(1).replace("&amp;", "&") if found else None
+        if pages == 1:
+            # Deciding the first page does not shift what the cursor points at.
+            post(mod, f"/moderate/comments/{ids[0]}/approve")
+    assert seen == ids
+    assert pages == 3
+
+
+def test_keyset_paging_newest_first_for_decided(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    app.config["QUEUE_PAGE_SIZE"] = 2
+    ids = [post_comment(client, body=f"n{n}").get_json()["id"] for n in range(3)]
+    post(mod, "/moderate/bulk", {"ids": [str(i) for i in ids], "decision": "spam"})
+    html = mod.get("/moderate/?status=spam").get_data(as_text=True)
+    assert _ids(html) == [ids[2], ids[1]]
+    url = re.search(r'id="next-page" rel="next" href="([^"]+)"', html).group(1)
+    assert _ids(mod.get(url.replace("&amp;", "&")).get_data(as_text=True)) == [ids[0]]
+
+
+# --- comment and article pages ---------------------------------------------------------------
+
+
+def test_comment_page_shows_history_and_revises(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    post(mod, f"/moderate/comments/{comment_id}/reject", {"note": "zu scharf"})
+    html = mod.get(f"/moderate/comments/{comment_id}").get_data(as_text=True)
+    assert "zu scharf" in html and "mona" in html and "rejected" in html
+    assert f"/moderate/comments/{comment_id}/approve" in html
+    assert f"/moderate/comments/{comment_id}/reject" not in html  # already rejected
+    post(
+        mod,
+        f"/moderate/comments/{comment_id}/approve",
+        {"next": f"/moderate/comments/{comment_id}"},
+    )
+    assert _status(app, comment_id) == "approved"
+    assert mod.get("/moderate/comments/999").status_code == 404
+
+
+def test_article_page_and_close_reopen(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    first = post_comment(client, body="Erster").get_json()["id"]
+    approve(client, first)
+    post_comment(client, body="Zweiter")
+    article_id = _article_id(app)
+    html = mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True)
+    assert "Erster" in html and "Zweiter" in html and "Close comments" in html
+
+    response = post(mod, f"/moderate/articles/{article_id}/close")
+    assert response.status_code == 302
+    refused = post_comment(client, body="Zu spät")
+    assert refused.status_code == 403
+    assert refused.get_json()["error"] == "closed"
+    assert "Reopen comments" in mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True)
+    # Approved comments stay listed while the article is closed.
+    assert [c["id"] for c in client.get(f"{THREAD}/comments").get_json()["comments"]] == [first]
+
+    post(mod, f"/moderate/articles/{article_id}/reopen")
+    assert post_comment(client, body="Wieder offen").status_code == 202
+    assert mod.get("/moderate/articles/999").status_code == 404
+
+
+def test_close_without_csrf_changes_nothing(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    post_comment(client)
+    article_id = _article_id(app)
+    before = snapshot(app)
+    assert mod.post(f"/moderate/articles/{article_id}/close").status_code == 400
+    assert post(mod, "/moderate/articles/999/close").status_code == 404
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/moderate/",
+        "/moderate/comments/1",
+        "/moderate/articles/1",
+        "/moderate/admin/moderators",
+        "/moderate/admin/sites",
+        "/moderate/admin/sites/demo",
+    ],
+)
+def test_pages_need_login(client: FlaskClient, path: str) -> None:
+    post_comment(client)
+    response = client.get(path)
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/moderate/login?next=")
+
+
+# --- admin -----------------------------------------------------------------------------------
+
+ADMIN_POSTS = [
+    ("/moderate/admin/moderators", {"username": "neu", "password": "long enough pw"}),
+    ("/moderate/admin/moderators/mona/deactivate", {}),
+    ("/moderate/admin/moderators/mona/password", {"password": "a new long password"}),
+    ("/moderate/admin/sites", {"slug": "neu", "name": "Neu", "language": "de"}),
+    ("/moderate/admin/sites/demo", {"name": "Umbenannt", "origins": "", "language": "en"}),
+]
+
+
+@pytest.mark.parametrize(
+    "path", ["/moderate/admin/moderators", "/moderate/admin/sites", "/moderate/admin/sites/demo"]
+)
+def test_admin_pages_refuse_moderators(mod: FlaskClient, admin: FlaskClient, path: str) -> None:
+    assert mod.get(path).status_code == 403
+    assert admin.get(path).status_code == 200
+
+
+@pytest.mark.parametrize(("path", "data"), ADMIN_POSTS)
+def test_admin_actions_refuse_moderators(
+    app: Flask, mod: FlaskClient, path: str, data: dict
+) -> None:
+    before = snapshot(app)
+    assert post(mod, path, data).status_code == 403
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(("path", "data"), ADMIN_POSTS)
+def test_admin_actions_need_csrf(
+    app: Flask, mod: FlaskClient, admin: FlaskClient, path: str, data: dict
+) -> None:
+    before = snapshot(app)
+    assert admin.post(path, data=data).status_code == 400
+    assert snapshot(app) == before
+
+
+def test_admin_adds_and_deactivates_a_moderator(app: Flask, admin: FlaskClient) -> None:
+    response = post(
+        admin,
+        "/moderate/admin/moderators",
+        {"username": "neu", "password": "long enough pw", "admin": "y"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        added = db.session.scalars(db.select(Moderator).where(Moderator.username == "neu")).one()
+        assert added.is_admin and added.active
+    other = logged_in(app, "bo")
+    assert other.get("/moderate/").status_code == 200
+    assert post(admin, "/moderate/admin/moderators/bo/deactivate").status_code == 302
+    assert other.get("/moderate/").status_code == 302
+    assert post(admin, "/moderate/admin/moderators/bo/activate").status_code == 302
+    with app.app_context():
+        assert db.session.scalars(
+            db.select(Moderator.active).where(Moderator.username == "bo")
+        ).one()
+
+
+def test_admin_resets_a_password(app: Flask, admin: FlaskClient) -> None:
+    other = logged_in(app, "bo")
+    response = post(
+        admin, "/moderate/admin/moderators/bo/password", {"password": "a fresh long password"}
+    )
+    assert response.status_code == 302
+    assert other.get("/moderate/").status_code == 302  # the old session ended
+    from moderator_ui import log_in
+
+    assert log_in(app.test_client(), "bo", "a fresh long password").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "status"),
+    [
+        ("/moderate/admin/moderators", {"username": "x y", "password": "long enough pw"}, 400),
+        ("/moderate/admin/moderators", {"username": "neu", "password": "short"}, 400),
+        ("/moderate/admin/moderators", {"username": "ada", "password": "long enough pw"}, 409),
+        ("/moderate/admin/moderators", {"username": "", "password": ""}, 400),
+        ("/moderate/admin/moderators/ada/deactivate", {}, 409),
+        ("/moderate/admin/moderators/nobody/deactivate", {}, 404),
+        ("/moderate/admin/moderators/nobody/password", {"password": "long enough pw"}, 404),
+        ("/moderate/admin/moderators/ada/password", {"password": "short"}, 400),
+        ("/moderate/admin/sites", {"slug": "Bad Slug", "name": "X", "language": "de"}, 400),
+        ("/moderate/admin/sites", {"slug": "demo", "name": "X", "language": "de"}, 409),
+        ("/moderate/admin/sites", {"slug": "neu", "name": "X", "language": "fr"}, 400),
+        ("/moderate/admin/sites/demo", {"name": "X", "origins": "ftp://x", "language": "de"}, 400),
+        ("/moderate/admin/sites/demo", {"name": " ", "language": "de"}, 400),
+        ("/moderate/admin/sites/nope", {"name": "X", "language": "de"}, 404),
+    ],
+)
+def test_bad_admin_input_changes_nothing(
+    app: Flask, admin: FlaskClient, path: str, data: dict, status: int
+) -> None:
+    before = snapshot(app)
+    assert post(admin, path, data).status_code == status
+    assert snapshot(app) == before
+
+
+def test_admin_adds_and_edits_a_site(app: Flask, admin: FlaskClient) -> None:
+    response = post(
+        admin,
+        "/moderate/admin/sites",
+        {
+            "slug": "tagesblatt",
+            "name": "Tagesblatt",
+            "origins": "https://www.tagesblatt.example",
+            "language": "de",
+        },
+    )
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/moderate/admin/sites/tagesblatt"
+    page = admin.get("/moderate/admin/sites/tagesblatt").get_data(as_text=True)
+    assert "https://www.tagesblatt.example" in page
+    response = post(
+        admin,
+        "/moderate/admin/sites/tagesblatt",
+        {
+            "name": "Das Tagesblatt",
+            "origins": "https://Tagesblatt.example/x\nhttps://m.tagesblatt.example",
+            "language": "en",
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        site = db.session.scalars(db.select(Site).where(Site.slug == "tagesblatt")).one()
+        assert site.name == "Das Tagesblatt"
+        assert site.origins == ["https://tagesblatt.example", "https://m.tagesblatt.example"]
+        assert site.language == "en"
