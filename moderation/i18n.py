@@ -47,6 +47,38 @@ STATUS_LABELS = {
 }
 
 
+# The moderator UI's wording for errors the use cases raise (their messages are English, for
+# the CLI and logs). Codes not listed keep the use case's message.
+ERROR_MESSAGES = {
+    "bad_cursor": lazy_gettext("This place in the queue is not valid."),
+    "bad_search": lazy_gettext("The search text is too long."),
+    "invalid_decision": lazy_gettext("Unknown decision; use approve, reject or spam."),
+    "invalid_language": lazy_gettext("The language must be German or English."),
+    "invalid_name": lazy_gettext("A site needs a name."),
+    "invalid_origin": lazy_gettext("An origin looks like https://www.example.org."),
+    "invalid_slug": lazy_gettext("A site slug is 1–64 lowercase letters, digits and dashes."),
+    "invalid_username": lazy_gettext(
+        "A username is 1–80 letters, digits, dots, dashes and underscores."
+    ),
+    "moderator_exists": lazy_gettext("A moderator with this name exists already."),
+    "nothing_selected": lazy_gettext("Select at least one comment."),
+    "self_deactivation": lazy_gettext("You cannot deactivate your own account."),
+    "site_exists": lazy_gettext("A site with this slug exists already."),
+    "too_many": lazy_gettext("Too many comments at once."),
+    "unknown_article": lazy_gettext("There is no such article."),
+    "unknown_comment": lazy_gettext("There is no such comment."),
+    "unknown_moderator": lazy_gettext("There is no such moderator."),
+    "unknown_site": lazy_gettext("There is no such site."),
+    "weak_password": lazy_gettext("A password needs at least 10 characters."),
+    "withdrawn": lazy_gettext("The author withdrew this comment; it cannot be decided."),
+}
+
+
+def error_message(code: str, fallback: str) -> str:
+    message = ERROR_MESSAGES.get(code)
+    return str(message) if message is not None else fallback
+
+
 def status_label(status: str | None) -> str:
     return str(STATUS_LABELS.get(str(status), status or "–"))
 

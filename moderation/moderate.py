@@ -9,6 +9,7 @@ application/json`` and gets a small JSON answer instead, so the queue updates in
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import (
@@ -28,7 +29,7 @@ from flask_babel import gettext, ngettext
 
 from . import moderators, review, sites
 from .auth import admin_required, is_moderator_page, login_required, safe_next
-from .errors import InvalidInput, ServiceError
+from .errors import InvalidInput, ServiceError, error_response
 from .forms import (
     DecisionForm,
     LocaleForm,
@@ -37,10 +38,11 @@ from .forms import (
     PasswordForm,
     SiteForm,
 )
-from .i18n import current_locale
+from .i18n import current_locale, error_message
 from .models import CommentStatus
 
 bp = Blueprint("moderate", __name__, url_prefix="/moderate")
+SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 @bp.app_context_processor
@@ -55,6 +57,14 @@ def common() -> dict[str, Any]:
         "pending_count": review.count_pending() if moderator else 0,
         "statuses": list(CommentStatus),
     }
+
+
+@bp.errorhandler(ServiceError)
+def service_error(error: ServiceError) -> Response:
+    """A use case's error as an HTML page, in the moderator's language."""
+    return error_response(
+        error.status, error.code, error_message(error.code, error.message), headers=error.headers
+    )
 
 
 def _wants_json() -> bool:
@@ -84,18 +94,23 @@ def decided_message(count: int, decision: review.Decision) -> str:
 
 
 def _queue_filter() -> review.QueueFilter:
+    wanted = request.args.get("status") or "pending"
     try:
-        status = CommentStatus(request.args.get("status") or "pending")
+        status = None if wanted == "all" else CommentStatus(wanted)
     except ValueError:
         raise InvalidInput(gettext("Unknown status."), code="bad_status") from None
     article = request.args.get("article") or None
-    if article is not None and not article.isdigit():
+    if article is not None and not (article.isdigit() and len(article) < 19):
         raise InvalidInput(gettext("Unknown article."), code="bad_article")
+    source = request.args.get("source") or None
+    if source is not None and not SOURCE_HASH.fullmatch(source):
+        raise InvalidInput(gettext("Unknown source."), code="bad_source")
     return review.QueueFilter(
         status=status,
         site=request.args.get("site") or None,
         article_id=int(article) if article else None,
         text=(request.args.get("q") or "").strip() or None,
+        source=source,
     )
 
 
@@ -109,6 +124,7 @@ def queue() -> str:
     return render_template(
         "moderate/queue.html",
         where=where,
+        status=where.status.value if where.status else "all",
         page=page,
         article=article,
         sites=sites.list_sites(),
@@ -245,7 +261,7 @@ def admin_moderators() -> Any:
                     form.username.data.strip(), form.password.data, admin=form.admin.data
                 )
             except ServiceError as error:
-                flash(error.message, "error")
+                flash(error_message(error.code, error.message), "error")
                 status = error.status
             else:
                 flash(gettext("Added %(name)s.", name=created.username), "success")
@@ -297,7 +313,7 @@ def admin_sites() -> Any:
                     form.language.data,
                 )
             except ServiceError as error:
-                flash(error.message, "error")
+                flash(error_message(error.code, error.message), "error")
                 status = error.status
             else:
                 flash(gettext("Added the site %(name)s.", name=created.name), "success")
@@ -325,7 +341,7 @@ def admin_site(slug: str) -> Any:
                 language=form.language.data,
             )
         except ServiceError as error:
-            flash(error.message, "error")
+            flash(error_message(error.code, error.message), "error")
             status = error.status
         else:
             flash(gettext("Saved."), "success")

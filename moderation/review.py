@@ -167,10 +167,11 @@ EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class QueueFilter:
     """Which comments a moderator looks at. Pending is oldest first; the rest newest first."""
 
-    status: CommentStatus = CommentStatus.PENDING
+    status: CommentStatus | None = CommentStatus.PENDING  # None: every status
     site: str | None = None  # a site's slug
     article_id: int | None = None
     text: str | None = None  # searched in author, e-mail and the text as submitted
+    source: str | None = None  # a source hash: everything one sender wrote
 
     @property
     def oldest_first(self) -> bool:
@@ -226,14 +227,14 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
 
     Raises :class:`InvalidInput` for a bad cursor or an overlong search text.
     """
-    query = (
-        select(Comment)
-        .where(Comment.status == where.status)
-        .options(
-            joinedload(Comment.article).joinedload(Article.site),
-            joinedload(Comment.parent),
-        )
+    query = select(Comment).options(
+        joinedload(Comment.article).joinedload(Article.site),
+        joinedload(Comment.parent),
     )
+    if where.status is not None:
+        query = query.where(Comment.status == where.status)
+    if where.source:
+        query = query.where(Comment.source_hash == where.source)
     if where.site:
         query = query.join(Comment.article).join(Article.site).where(Site.slug == where.site)
     if where.article_id is not None:

@@ -119,6 +119,11 @@
         const result = await send(form, submitter);
         setPending(result.pending);
         say(result.message);
+        if (list.dataset.status === "all") {
+          // The card still belongs in this list, with its new status: show it as it is now.
+          window.location.reload();
+          return;
+        }
         card.remove();
         afterRemoval();
       } catch (error) {
@@ -135,6 +140,10 @@
       const result = await send(form, submitter);
       setPending(result.pending);
       say(result.message);
+      if (list && list.dataset.status === "all") {
+        window.location.reload();
+        return;
+      }
       removeCards([].concat(result.changed, result.unchanged, result.skipped));
       const note = bulk.querySelector('input[name="note"]');
       if (note) note.value = "";

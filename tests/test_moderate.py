@@ -587,3 +587,48 @@ def test_admin_adds_and_edits_a_site(app: Flask, admin: FlaskClient) -> None:
         assert site.name == "Das Tagesblatt"
         assert site.origins == ["https://tagesblatt.example", "https://m.tagesblatt.example"]
         assert site.language == "en"
+
+
+def test_paging_is_keyset_not_offset(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    """Every page is one indexed range read: no OFFSET, which would read every earlier row."""
+    from sqlalchemy import event
+
+    app.config["QUEUE_PAGE_SIZE"] = 2
+    for n in range(3):
+        post_comment(client, body=f"n{n}")
+    statements: list[tuple[str, object]] = []
+    with app.app_context():
+        engine = db.engine
+
+    def remember(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        statements.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", remember)
+    try:
+        html = mod.get("/moderate/").get_data(as_text=True)
+        url = re.search(r'id="next-page" rel="next" href="([^"]+)"', html).group(1)
+        mod.get(url.replace("&amp;", "&"))
+    finally:
+        event.remove(engine, "before_cursor_execute", remember)
+    reads = [(s, p) for s, p in statements if "FROM comment" in s and "LIMIT" in s]
+    assert len(reads) == 2
+    for statement, parameters in reads:
+        # SQLite's dialect always writes "LIMIT ? OFFSET ?"; the offset must then be 0.
+        assert "OFFSET" not in statement or list(parameters)[-1] == 0
+    assert "comment.created_at >" in reads[1][0]
+
+
+def test_everything_from_one_source(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    mine = [post_comment(client, body=f"n{n}").get_json()["id"] for n in range(3)]
+    other = post_comment(client, body="anderswo").get_json()["id"]
+    with app.app_context():  # the test client has one address; give this one another source
+        db.session.get(Comment, other).source_hash = "f" * 64
+        db.session.commit()
+        source = db.session.get(Comment, mine[0]).source_hash
+    post(mod, f"/moderate/comments/{mine[1]}/spam")
+    html = mod.get(f"/moderate/?status=all&source={source}").get_data(as_text=True)
+    assert sorted(_ids(html)) == mine
+    assert f"/moderate/?status=all&amp;source={source}" in mod.get("/moderate/").get_data(
+        as_text=True
+    )
+    assert mod.get("/moderate/?source=abc").status_code == 400
