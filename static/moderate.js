@@ -49,7 +49,9 @@
 
   function setPending(count) {
     const badge = document.getElementById("pending-count");
-    if (badge && typeof count === "number") badge.textContent = String(count);
+    if (!badge || typeof count !== "number") return;
+    const cap = Number(badge.dataset.cap);
+    badge.textContent = cap && count >= cap ? cap + "+" : String(count);
   }
 
   function afterRemoval() {

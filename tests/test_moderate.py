@@ -610,9 +610,9 @@ def test_paging_is_keyset_not_offset(app: Flask, client: FlaskClient, mod: Flask
         mod.get(url.replace("&amp;", "&"))
     finally:
         event.remove(engine, "before_cursor_execute", remember)
-    reads = [(s, p) for s, p in statements if "FROM comment" in s and "LIMIT" in s]
+    reads = [(s, p) for s, p in statements if s.startswith("SELECT comment.id, comment.article_id")]
     assert len(reads) == 2
-    for statement, parameters in reads:
+    for statement, parameters in statements:
         # SQLite's dialect always writes "LIMIT ? OFFSET ?"; the offset must then be 0.
         assert "OFFSET" not in statement or list(parameters)[-1] == 0
     assert "comment.created_at >" in reads[1][0]
@@ -632,3 +632,18 @@ def test_everything_from_one_source(app: Flask, client: FlaskClient, mod: FlaskC
         as_text=True
     )
     assert mod.get("/moderate/?source=abc").status_code == 400
+
+
+def test_pending_count_is_capped(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
+    import moderation.moderate
+
+    for _ in range(3):
+        post_comment(client)
+    html = mod.get("/moderate/").get_data(as_text=True)
+    assert 'data-cap="1000" title="pending">3</span>' in html
+    moderation.moderate.PENDING_CAP = 2
+    try:
+        html = mod.get("/moderate/").get_data(as_text=True)
+        assert 'data-cap="2" title="pending">2+</span>' in html
+    finally:
+        moderation.moderate.PENDING_CAP = 1000
