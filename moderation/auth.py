@@ -35,9 +35,9 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, or_, select
 
-from . import moderators
+from . import database, moderators
 from .errors import Forbidden, RateLimited, ServiceError
 from .extensions import db
 from .forms import LoginForm
@@ -101,28 +101,34 @@ def log_in(username: str, password: str, source: str | None) -> Moderator:
             retry_after=wait,
             code="login_throttled",
         )
+    # The slow password check runs outside any write transaction: it must not hold SQLite's
+    # write lock (and with it every reader's comment) for a third of a second.
     moderator = moderators.authenticate(username, password)
     if moderator is None:
-        db.session.add(LoginAttempt(username=username, source_hash=source))
-        # Keep the table small: failures that left the window count for nothing.
-        db.session.execute(
-            delete(LoginAttempt).where(
-                or_(LoginAttempt.username == username, LoginAttempt.source_hash == source),
-                LoginAttempt.created_at < utcnow() - _window(),
-            )
-        )
-        db.session.commit()
+        _record_failure(username, source)
         raise LoginFailed(gettext("Unknown username or wrong password."))
-    db.session.execute(delete(LoginAttempt).where(LoginAttempt.username == username))
-    moderator.last_login_at = utcnow()
-    db.session.commit()
+    _record_success(moderator)
     return moderator
 
 
-def failed_attempts(username: str) -> int:
-    return db.session.scalar(
-        select(func.count()).select_from(LoginAttempt).where(LoginAttempt.username == username)
+@database.writes
+def _record_failure(username: str, source: str | None) -> None:
+    db.session.add(LoginAttempt(username=username, source_hash=source))
+    # Keep the table small: failures that left the window count for nothing.
+    db.session.execute(
+        delete(LoginAttempt).where(
+            or_(LoginAttempt.username == username, LoginAttempt.source_hash == source),
+            LoginAttempt.created_at < utcnow() - _window(),
+        )
     )
+    db.session.commit()
+
+
+@database.writes
+def _record_success(moderator: Moderator) -> None:
+    db.session.execute(delete(LoginAttempt).where(LoginAttempt.username == moderator.username))
+    moderator.last_login_at = utcnow()
+    db.session.commit()
 
 
 def _fingerprint(moderator: Moderator) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import database
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Moderator, Role
@@ -90,6 +91,7 @@ def authenticate(username: str, password: str) -> Moderator | None:
     return moderator
 
 
+@database.writes
 def set_locale(moderator: Moderator, locale: str | None) -> Moderator:
     """The moderator's UI language (``de``/``en``), or None to follow the browser; commits."""
     if locale not in (None, "de", "en"):

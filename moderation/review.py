@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
+from . import database
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site, utcnow
@@ -125,6 +126,7 @@ def parse_decision(decision: Decision | str) -> Decision:
         ) from None
 
 
+@database.writes
 def decide(
     comment_id: int, decision: Decision | str, actor: Actor, note: str | None = None
 ) -> ModerationEvent | None:
@@ -308,6 +310,7 @@ class BulkResult:
     skipped: list[int] = field(default_factory=list)  # unknown or withdrawn
 
 
+@database.writes
 def decide_many(
     comment_ids: Iterable[int], decision: Decision | str, actor: Actor, note: str | None = None
 ) -> BulkResult:
@@ -351,6 +354,7 @@ def get_article(article_id: int) -> Article:
     return article
 
 
+@database.writes
 def set_article_closed(article_id: int, closed: bool) -> Article:
     """Close an article to new comments, or reopen it, and commit.
 

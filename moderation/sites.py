@@ -78,6 +78,7 @@ def get_site(slug: str) -> Site:
     return site
 
 
+@database.writes
 def update_site(slug: str, *, name: str, origins: Iterable[str], language: str) -> Site:
     """Change a site's name, allowed origins and language, and commit.
 
