@@ -26,10 +26,13 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext
+from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from . import moderators, review, sites
-from .auth import admin_required, is_moderator_page, login_required, safe_next
-from .errors import InvalidInput, ServiceError, error_response
+from .auth import admin_required, is_moderator_page, load_moderator, login_required, safe_next
+from .auth import bp as auth_bp
+from .errors import InvalidInput, ServiceError
 from .forms import (
     DecisionForm,
     LocaleForm,
@@ -50,6 +53,8 @@ def common() -> dict[str, Any]:
     """What every moderator page's layout shows: who is signed in, the pending count."""
     if not is_moderator_page():
         return {}
+    if "moderator" not in g:  # an error raised before our hooks ran (a missing CSRF token)
+        load_moderator()
     moderator = g.get("moderator")
     return {
         "html_lang": current_locale(),
@@ -60,12 +65,41 @@ def common() -> dict[str, Any]:
     }
 
 
+def error_page(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
+    """An error as a moderator page: the layout, the message in the moderator's language."""
+    response = Response(
+        render_template("moderate/error.html", status=status, message=message),
+        status=status,
+        mimetype="text/html",
+    )
+    response.headers.update(headers or {})
+    return response
+
+
 @bp.errorhandler(ServiceError)
 def service_error(error: ServiceError) -> Response:
-    """A use case's error as an HTML page, in the moderator's language."""
-    return error_response(
-        error.status, error.code, error_message(error.code, error.message), headers=error.headers
-    )
+    return error_page(error.status, error_message(error.code, error.message), error.headers)
+
+
+def http_error(error: HTTPException) -> Response:
+    """Errors werkzeug and Flask-WTF raise (a missing CSRF token, 404, 405) on our pages."""
+    status = error.code or 500
+    if isinstance(error, CSRFError):
+        message = gettext(
+            "The form is too old or did not come from this page (CSRF). "
+            "Please reload the page and try again."
+        )
+    elif status == 404:
+        message = gettext("This page does not exist.")
+    else:
+        message = error.description or error.name
+    allow = {key: value for key, value in error.get_headers() if key == "Allow"}
+    return error_page(status, message, allow)
+
+
+# Both blueprints of the moderator UI show these errors as moderator pages.
+for _blueprint in (auth_bp, bp):
+    _blueprint.register_error_handler(HTTPException, http_error)
 
 
 PENDING_CAP = 1000  # the nav shows "1000+" beyond this: counting all of a huge queue is slow
@@ -360,7 +394,5 @@ def admin_site(slug: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
-    from . import auth
-
-    app.register_blueprint(auth.bp)
+    app.register_blueprint(auth_bp)
     app.register_blueprint(bp)

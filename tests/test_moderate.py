@@ -647,3 +647,31 @@ def test_pending_count_is_capped(app: Flask, client: FlaskClient, mod: FlaskClie
         assert 'data-cap="2" title="pending">2+</span>' in html
     finally:
         moderation.moderate.PENDING_CAP = 1000
+
+
+def test_templates_have_no_inline_script_or_style() -> None:
+    """The Content-Security-Policy allows neither; what a template does inline would break."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parent.parent / "templates/moderate"
+    for template in folder.glob("*.html"):
+        text = template.read_text()
+        assert not re.search(r"<script(?![^>]*\bsrc=)", text), template.name
+        assert not re.search(r"\son[a-z]+\s*=", text), template.name
+        assert not re.search(r"\sstyle\s*=|<style", text), template.name
+
+
+def test_errors_are_moderator_pages_in_the_moderators_language(
+    app: Flask, client: FlaskClient, mod: FlaskClient
+) -> None:
+    comment_id = post_comment(client).get_json()["id"]
+    german = {"Accept-Language": "de"}
+    response = mod.post(f"/moderate/comments/{comment_id}/approve", headers=german)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert "(CSRF)" in html and "Bitte laden Sie die Seite neu" in html
+    assert 'id="pending-count"' in html  # the moderator's layout, with the navigation
+    response = mod.get("/moderate/comments/999", headers=german)
+    assert response.status_code == 404
+    assert "Diesen Kommentar gibt es nicht." in response.get_data(as_text=True)
+    assert response.headers["X-Frame-Options"] == "DENY"
