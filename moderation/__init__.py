@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, database, errors, health, i18n, moderate
+from . import cli, database, errors, health, i18n, moderate, moderate_abuse
 from .config import load_config
 from .extensions import csrf, db, migrate
 
@@ -53,4 +53,5 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
     moderate.init_app(app)
+    moderate_abuse.init_app(app)
     return app

@@ -85,3 +85,27 @@ class LocaleForm(FlaskForm):
     """The moderator's own UI language; empty means: as the browser asks."""
 
     locale = StringField(_l("Language"), validators=[AnyOf(["", "de", "en"])])
+
+
+class BanForm(FlaskForm):
+    """The ban form on a comment card: whom (the source or the e-mail), how long, why."""
+
+    by = StringField(_l("Ban"), validators=[AnyOf(["source", "email"])])
+    period = StringField(_l("For"), validators=[AnyOf(["1d", "7d", "30d", "forever"])])
+    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
+    next = HiddenField()
+
+
+class SitePolicyForm(FlaskForm):
+    """A site's rules: word lists one entry per line; empty limits follow the service default."""
+
+    blocked_words = TextAreaField(_l("Blocked words (spam)"), validators=[Length(max=60_000)])
+    watched_words = TextAreaField(_l("Watched words (held)"), validators=[Length(max=60_000)])
+    max_links = StringField(_l("Links before a comment is held"), validators=[Length(max=10)])
+    rate_limit_per_minute = StringField(
+        _l("Comments per source per minute"), validators=[Length(max=10)]
+    )
+    rate_limit_per_hour = StringField(
+        _l("Comments per source per hour"), validators=[Length(max=10)]
+    )
+    paused = BooleanField(_l("Pause all commenting on this site"))

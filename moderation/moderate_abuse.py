@@ -1,0 +1,153 @@
+"""The moderator UI's abuse tools: bans from the comment card, the bans list, a site's rules.
+
+A blueprint of its own under ``/moderate/`` (so the moderator pages' login, CSRF, framing
+policy and layout apply to it) whose views call the use cases in :mod:`bans` and
+:func:`sites.update_policy`, as the CLI does. Moderators and admins alike may ban, lift bans
+and edit a site's word lists and limits: keeping spam out is their daily work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from . import bans, moderate, sites, wordlists
+from .auth import login_required, safe_next
+from .errors import InvalidInput, ServiceError
+from .forms import BanForm, SitePolicyForm
+from .i18n import error_message
+
+bp = Blueprint("moderate_abuse", __name__, url_prefix="/moderate")
+bp.register_error_handler(ServiceError, moderate.service_error)
+
+PERIODS = ("1d", "7d", "30d", "forever")
+
+
+def _back(default: str) -> Any:
+    return redirect(safe_next(request.form.get("next")) or default)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(
+        f"{form[name].label.text}: {'; '.join(errs)}" for name, errs in form.errors.items()
+    )
+
+
+def period_label(period: str) -> str:
+    return {
+        "1d": gettext("for a day"),
+        "7d": gettext("for a week"),
+        "30d": gettext("for 30 days"),
+        "forever": gettext("forever"),
+    }[period]
+
+
+@bp.post("/comments/<int:comment_id>/ban")
+@login_required
+def ban(comment_id: int) -> Any:
+    """Ban the source or the e-mail address of a comment's author (the card's ban form)."""
+    form = BanForm()
+    if not form.validate():
+        raise InvalidInput(_form_errors(form))
+    made = bans.ban_comment_author(
+        comment_id,
+        form.by.data,
+        duration=bans.parse_duration(form.period.data),
+        reason=form.reason.data or None,
+        actor=g.moderator.username,
+    )
+    if made.kind.value == "email":
+        message = gettext(
+            "Banned the e-mail address %(period)s.", period=period_label(form.period.data)
+        )
+    else:
+        message = gettext("Banned the source %(period)s.", period=period_label(form.period.data))
+    flash(message, "success")
+    return _back(url_for("moderate.comment", comment_id=comment_id))
+
+
+@bp.get("/protection")
+@login_required
+def protection() -> str:
+    """The sites' rules at a glance and the bans, active (or all with ``?all=1``)."""
+    include_ended = request.args.get("all") == "1"
+    return render_template(
+        "moderate/protection.html",
+        policies=[(site, sites.policy(site)) for site in sites.list_sites()],
+        bans=bans.list_bans(include_ended=include_ended),
+        include_ended=include_ended,
+        is_active=bans.is_active,
+        here=request.full_path.rstrip("?"),
+    )
+
+
+@bp.post("/bans/<int:ban_id>/lift")
+@login_required
+def lift(ban_id: int) -> Any:
+    bans.lift_ban(ban_id)  # CSRFProtect checked the form's token before the view ran
+    flash(gettext("Ban lifted."), "success")
+    return _back(url_for(".protection"))
+
+
+def _number(raw: str | None, label: str) -> int | None:
+    """A limit from a form: empty means the service default."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not value.isdigit():
+        raise InvalidInput(
+            gettext("%(field)s: a whole number, or empty for the default.", field=label),
+            code="invalid_policy",
+        )
+    return int(value)
+
+
+@bp.route("/sites/<slug>/rules", methods=["GET", "POST"])
+@login_required
+def site_rules(slug: str) -> Any:
+    """See and edit a site's word lists, link and rate limits, and pause switch."""
+    site = sites.get_site(slug)
+    form = SitePolicyForm()
+    status = 200
+    if request.method == "POST":
+        if not form.validate():
+            status = 400
+        else:
+            try:
+                sites.update_policy(
+                    slug,
+                    blocked_words=wordlists.parse_lines(form.blocked_words.data or ""),
+                    watched_words=wordlists.parse_lines(form.watched_words.data or ""),
+                    max_links=_number(form.max_links.data, str(form.max_links.label.text)),
+                    rate_limit_per_minute=_number(
+                        form.rate_limit_per_minute.data, str(form.rate_limit_per_minute.label.text)
+                    ),
+                    rate_limit_per_hour=_number(
+                        form.rate_limit_per_hour.data, str(form.rate_limit_per_hour.label.text)
+                    ),
+                    paused=bool(form.paused.data),
+                )
+            except ServiceError as error:
+                flash(error_message(error.code, error.message), "error")
+                status = error.status
+            else:
+                flash(gettext("Saved."), "success")
+                return redirect(url_for(".site_rules", slug=slug))
+    else:
+        form.blocked_words.data = "\n".join(site.blocked_words or [])
+        form.watched_words.data = "\n".join(site.watched_words or [])
+        for name in ("max_links", "rate_limit_per_minute", "rate_limit_per_hour"):
+            own = getattr(site, name)
+            form[name].data = "" if own is None else str(own)
+        form.paused.data = site.paused
+    return render_template(
+        "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)
+    ), status
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["ban_periods"] = PERIODS
+    app.jinja_env.filters["ban_period_label"] = period_label
