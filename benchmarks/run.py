@@ -52,6 +52,8 @@ COUNTS_PATH = f"/api/v1/sites/{SITE}/counts?" + "&".join(f"article=a{i}" for i i
 POST_PATH = f"/api/v1/sites/{SITE}/articles/politik/neu/comments"
 GROWTH_STAGES = (1_000, 100_000, 1_000_000)
 PER_ARTICLE = 100  # background comments per background article
+# "?, ?, ?, …" (SQLite) or "%(key_1)s::VARCHAR, …" (PostgreSQL) in a printed query
+LONG_IN_LIST = re.compile(r"(\?, ){3,}\?|(%\(\w+\)s(::\w+)?, ){3,}%\(\w+\)s(::\w+)?")
 
 
 def free_port() -> int:
@@ -117,12 +119,19 @@ class Server:
         path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
         return [int(pid) for pid in path.read_text().split()] if path.exists() else []
 
-    def rss_mb(self) -> list[float]:
+    def rss_mb(self) -> list[str]:
+        """Each worker's resident size, and its proportional share (PSS: shared pages split
+        among the processes that share them), in MB."""
         sizes = []
         for pid in self.workers():
             status = Path(f"/proc/{pid}/status").read_text()
-            kb = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-            sizes.append(kb / 1024)
+            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+            rollup = Path(f"/proc/{pid}/smaps_rollup")
+            pss = ""
+            if rollup.exists():
+                found = re.search(r"^Pss:\s+(\d+)", rollup.read_text(), re.M)
+                pss = f" (PSS {int(found.group(1)) / 1024:.0f})" if found else ""
+            sizes.append(f"{rss:.0f}{pss}")
         return sizes
 
     def stop(self) -> None:
@@ -425,7 +434,9 @@ class Seeder:
                     conn.rollback()
                 text_plan = "\n".join(str(row[-1]) if self.sqlite else row[0] for row in rows)
                 shown = re.sub(
-                    r"(\?, ){3,}\?|(%\(\w+\)s, ){3,}%\(\w+\)s", "…", " ".join(sql.split())
+                    r"(\?, ){3,}\?|(%\(\w+\)s(::\w+)?, ){3,}%\(\w+\)s(::\w+)?",
+                    "…",
+                    " ".join(sql.split()),
                 )
                 plans.append((name, f"{shown}\n\n{text_plan}"))
         return plans
@@ -574,8 +585,7 @@ def main() -> None:
     print()
     print(
         f"Resident memory per worker after the run: service "
-        f"{', '.join(f'{r:.0f}' for r in rss_ours)} MB (target < 80), minimal Flask "
-        f"{', '.join(f'{r:.0f}' for r in rss_minimal)} MB."
+        f"{', '.join(rss_ours)} MB (target < 80), minimal Flask {', '.join(rss_minimal)} MB."
     )
 
     if args.no_growth:

@@ -44,8 +44,8 @@ class Defaults:
     COUNTS_MAX_ARTICLES = 200
     LIST_MAX_AGE = 10  # seconds a reader's browser or a CDN may reuse an approved list
     # Per-worker cache of serialized list pages, keyed by the article's version (never stale).
-    LIST_CACHE_ENTRIES = 2000
-    LIST_CACHE_BYTES = 16 * 1024 * 1024
+    LIST_CACHE_ENTRIES = 1000
+    LIST_CACHE_BYTES = 8 * 1024 * 1024
     # Seconds a worker may reuse an article's state (version) without asking the database;
     # 0 (default) asks every time. Above 0, a decision shows up to this much later.
     LIST_STATE_TTL = 0

@@ -313,3 +313,29 @@ def test_the_state_ttl_bounds_staleness(database_url: str, tmp_path: Path) -> No
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+
+
+def test_the_state_connection_is_opened_again_when_the_database_drops_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    approve(client, post_comment(client).get_json()["id"])
+    assert client.get(f"{THREAD}/comments").status_code == 200
+    approved._reader.connection.dbapi_connection.close()  # as if the server went away
+    response = client.get(f"{THREAD}/comments")
+    assert response.status_code == 200
+    assert response.get_json()["count"] == 1
+
+
+def test_the_state_connection_follows_the_app(database_url: str, tmp_path: Path) -> None:
+    """Another app (another database) in the same thread gets its own connection."""
+    other = make_app(f"sqlite:///{tmp_path / 'other.sqlite3'}", tmp_path / "other")
+    reset_schema(other)
+    with other.app_context():
+        create_site("demo", "Andere", [], "de")
+        db.session.remove()
+    client = other.test_client()
+    assert client.get(f"{THREAD}/comments").get_json()["count"] == 0
+    approve(client, post_comment(client).get_json()["id"])
+    assert client.get(f"{THREAD}/comments").get_json()["count"] == 1
+    with other.app_context():
+        db.engine.dispose()
