@@ -11,16 +11,13 @@ and needs no invalidation across workers or hosts. Counts for many articles are 
 
 from __future__ import annotations
 
-import atexit
 import json
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from flask import Flask, current_app
 from sqlalchemy import and_, select
@@ -54,71 +51,26 @@ _STATE_SQL = (
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
 
 
-class _ReaderConnection(threading.local):
-    """Each worker thread's own autocommit driver connection for the state query.
-
-    Checking a connection out of the pool costs a ping and, on PostgreSQL, a rollback on
-    return: two round trips on every list request. A connection of its own, in autocommit
-    mode, answers the one SELECT in one round trip. It is opened after the fork (the process
-    id is checked), replaced when the app's engine changes, and opened again once if the
-    database dropped it.
-    """
-
-    pid: int = 0
-    engine: Any = None  # held, not an id: a new engine can never be taken for an old one
-    connection: Any = None
-    sql: str = ""
-
-    def fetch_one(self, params: tuple) -> tuple | None:
-        engine = db.engine
-        for attempt in (1, 2):
-            if self.engine is not engine or self.pid != os.getpid():
-                self.open(engine)
-            try:
-                cursor = self.connection.cursor()
-                cursor.execute(self.sql, params)
-                row = cursor.fetchone()
-                cursor.close()
-                return row
-            except engine.dialect.loaded_dbapi.Error:
-                self.close()
-                if attempt == 2:
-                    raise
-        return None  # pragma: no cover
-
-    def open(self, engine: Any) -> None:
-        self.close()
-        fairy = engine.raw_connection()
-        fairy.detach()  # ours for good; the pool opens another when it needs one
-        driver = fairy.dbapi_connection
-        if engine.dialect.name != "sqlite":
-            fairy.rollback()
-            driver.autocommit = True  # psycopg: every SELECT is its own transaction
-        self.connection = fairy
-        self.sql = _STATE_SQL.format(p=_PLACEHOLDERS[engine.dialect.paramstyle])
-        self.engine, self.pid = engine, os.getpid()
-
-    def close(self) -> None:
-        if self.connection is not None:
-            try:
-                self.connection.close()
-            except Exception:  # noqa: BLE001 - a broken connection may fail to close, too
-                pass
-        self.connection = None
-        self.engine = None
-
-
-_reader = _ReaderConnection()
-atexit.register(_reader.close)
+def _fetch_one(sql: str, params: tuple) -> tuple | None:
+    """One row straight from the driver on a pooled connection: no session, no ORM."""
+    engine = db.engine
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute(sql.format(p=_PLACEHOLDERS[engine.dialect.paramstyle]), params)
+        row = cursor.fetchone()
+        cursor.close()
+    finally:
+        connection.close()  # back to the pool, which ends any transaction the driver opened
+    return row
 
 
 def thread_state(site_slug: str, article_key: str) -> ThreadState:
     """The site and article in one query; raises :class:`NotFound` for an unknown site.
 
     This runs on every list request, including every ``304``, so it goes straight to the
-    driver on a connection of the worker's own (:class:`_ReaderConnection`): no pool, no
-    session, no ORM, no SQL compilation. The connection is in autocommit mode, so the single
-    SELECT is its own snapshot.
+    driver: no session, no ORM, no SQL compilation. On SQLite the connection is in autocommit
+    mode and the single SELECT is its own snapshot.
 
     With ``LIST_STATE_TTL`` above 0, a worker reuses a state it read less than that many
     seconds ago: a decision then shows up to that much later (on top of the ``max-age`` that
@@ -132,7 +84,7 @@ def thread_state(site_slug: str, article_key: str) -> ThreadState:
         hit = states.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-    row = _reader.fetch_one((article_key, site_slug))
+    row = _fetch_one(_STATE_SQL, (article_key, site_slug))
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row

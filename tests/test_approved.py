@@ -315,18 +315,7 @@ def test_the_state_ttl_bounds_staleness(database_url: str, tmp_path: Path) -> No
         db.engine.dispose()
 
 
-def test_the_state_connection_is_opened_again_when_the_database_drops_it(
-    app: Flask, client: FlaskClient
-) -> None:
-    approve(client, post_comment(client).get_json()["id"])
-    assert client.get(f"{THREAD}/comments").status_code == 200
-    approved._reader.connection.dbapi_connection.close()  # as if the server went away
-    response = client.get(f"{THREAD}/comments")
-    assert response.status_code == 200
-    assert response.get_json()["count"] == 1
-
-
-def test_the_state_connection_follows_the_app(database_url: str, tmp_path: Path) -> None:
+def test_the_state_query_follows_the_app(database_url: str, tmp_path: Path) -> None:
     """Another app (another database) in the same thread gets its own connection."""
     other = make_app(f"sqlite:///{tmp_path / 'other.sqlite3'}", tmp_path / "other")
     reset_schema(other)
