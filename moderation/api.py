@@ -72,11 +72,18 @@ def _preflight(site: Site, methods: str) -> Response:
     return response
 
 
+# Anyone may read; the widget reads the ETag to send it back.
+READ_CORS_HEADERS = (
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "ETag"),
+)
+
+
 @bp.after_request
 def cors_headers(response: Response) -> Response:
     if request.method in ("GET", "HEAD"):
-        response.headers["Access-Control-Allow-Origin"] = "*"
-        response.headers["Access-Control-Expose-Headers"] = "ETag"
+        for name, value in READ_CORS_HEADERS:
+            response.headers[name] = value
     elif g.get("cors_origin"):
         response.headers["Access-Control-Allow-Origin"] = g.cors_origin
         # The widget tells a rate-limited reader how long to wait.
@@ -110,21 +117,34 @@ def list_comments(site: str, article: str) -> Response:
     )
     after = _int_arg("after", None, 0, MAX_ID)
     state = approved.thread_state(site, article)
-    etag: str | None = state.etag(limit, after)
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        # Built once per article version and page, then served from this worker's memory.
-        page = approved.page(state, limit, after)
-        response = Response(page.body, mimetype="application/json")
-        etag = page.etag
+    etag = state.etag(limit, after)
     max_age = int(current_app.config["LIST_MAX_AGE"])
-    if etag is None:  # the list changed while it was read: correct, but not to be reused
-        response.headers["Cache-Control"] = "no-store"
+    if request.if_none_match.contains(etag):
+        return Response(status=304, headers=list_headers(etag, max_age))
+    # Built once per article version and page, then served from this worker's memory.
+    page = approved.page(state, limit, after)
+    return Response(page.body, headers=list_headers(page.etag, max_age, page.body))
+
+
+def list_headers(
+    etag: str | None, max_age: int, body: bytes | None = None
+) -> list[tuple[str, str]]:
+    """The headers of an approved-list answer: a ``304`` (no body) or a ``200`` with ``body``.
+
+    The one place they are made, for :func:`list_comments` and for :mod:`moderation.fast_path`,
+    which answers the same requests before Flask and must give the same answer. ``etag`` None:
+    the list changed while it was read; correct, but not to be reused (``no-store``). The
+    read CORS headers are those :func:`cors_headers` adds to every GET (the fast path skips it).
+    """
+    headers = []
+    if body is not None:
+        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    if etag is None:
+        headers.append(("Cache-Control", "no-store"))
     else:
-        response.headers["ETag"] = f'"{etag}"'
-        response.headers["Cache-Control"] = f"public, max-age={max_age}"
-    return response
+        headers += [("ETag", f'"{etag}"'), ("Cache-Control", f"public, max-age={max_age}")]
+    headers.extend(READ_CORS_HEADERS)
+    return headers
 
 
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)

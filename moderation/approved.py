@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
-from sqlalchemy import and_, select
+from sqlalchemy import Engine, and_, select
 
 from .errors import NotFound
 from .extensions import db
@@ -51,9 +51,22 @@ _STATE_SQL = (
 _PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
 
 
-def _fetch_one(sql: str, params: tuple) -> tuple | None:
+def _app(app: Flask | None) -> Flask:
+    return app or current_app._get_current_object()  # type: ignore[attr-defined]
+
+
+def engine(app: Flask) -> Engine:
+    """The app's engine, looked up once: Flask-SQLAlchemy hands it out only in an app context,
+    and :mod:`moderation.fast_path` answers before Flask opens one."""
+    found = app.extensions.get("moderation.engine")
+    if found is None:
+        with app.app_context():
+            found = app.extensions["moderation.engine"] = db.engine
+    return found
+
+
+def _fetch_one(engine: Engine, sql: str, params: tuple) -> tuple | None:
     """One row straight from the driver on a pooled connection: no session, no ORM."""
-    engine = db.engine
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
@@ -65,39 +78,40 @@ def _fetch_one(sql: str, params: tuple) -> tuple | None:
     return row
 
 
-def thread_state(site_slug: str, article_key: str) -> ThreadState:
+def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> ThreadState:
     """The site and article in one query; raises :class:`NotFound` for an unknown site.
 
     This runs on every list request, including every ``304``, so it goes straight to the
     driver: no session, no ORM, no SQL compilation. On SQLite the connection is in autocommit
-    mode and the single SELECT is its own snapshot.
+    mode and the single SELECT is its own snapshot. ``app`` defaults to the current app;
+    :mod:`moderation.fast_path` passes it, since it runs outside any Flask context.
 
     With ``LIST_STATE_TTL`` above 0, a worker reuses a state it read less than that many
     seconds ago: a decision then shows up to that much later (on top of the ``max-age`` that
     clients and proxies may already wait). The default, 0, reads the state every time.
     """
-    ttl = float(current_app.config["LIST_STATE_TTL"])
+    app = _app(app)
+    ttl = float(app.config["LIST_STATE_TTL"])
     if ttl > 0:
-        states = _state_cache()
+        states = _state_cache(app)
         key = (site_slug, article_key)
         now = time.monotonic()
         hit = states.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-    row = _fetch_one(_STATE_SQL, (article_key, site_slug))
+    row = _fetch_one(engine(app), _STATE_SQL, (article_key, site_slug))
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
     state = ThreadState(site_id, article_id, version or 0, count or 0)
     if ttl > 0:
-        if len(states) >= int(current_app.config["LIST_CACHE_ENTRIES"]):
+        if len(states) >= int(app.config["LIST_CACHE_ENTRIES"]):
             states.clear()  # bounded; a full cache simply starts again
         states[key] = (now + ttl, state)
     return state
 
 
-def _state_cache() -> dict[tuple[str, str], tuple[float, ThreadState]]:
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
+def _state_cache(app: Flask) -> dict[tuple[str, str], tuple[float, ThreadState]]:
     return app.extensions.setdefault("moderation.state_cache", {})
 
 
@@ -149,13 +163,18 @@ class PageCache:
 
 def page_cache(app: Flask | None = None) -> PageCache:
     """This app's page cache (one per app and process, so tests never share one)."""
-    app = app or current_app._get_current_object()  # type: ignore[attr-defined]
+    app = _app(app)
     cache = app.extensions.get("moderation.page_cache")
     if cache is None:
         cache = app.extensions["moderation.page_cache"] = PageCache(
             int(app.config["LIST_CACHE_ENTRIES"]), int(app.config["LIST_CACHE_BYTES"])
         )
     return cache
+
+
+def page_key(state: ThreadState, limit: int, after: int | None) -> tuple:
+    """Where a page lives in the cache: the view and :mod:`moderation.fast_path` both use it."""
+    return (state.site_id, state.article_id, state.version, limit, after)
 
 
 def page(state: ThreadState, limit: int, after: int | None) -> Page:
@@ -169,7 +188,7 @@ def page(state: ThreadState, limit: int, after: int | None) -> Page:
     """
     cache = page_cache()
     for _ in range(3):
-        key = (state.site_id, state.article_id, state.version, limit, after)
+        key = page_key(state, limit, after)
         found = cache.get(key)
         if found is not None:
             return found
