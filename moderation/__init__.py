@@ -46,7 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     i18n.init_app(app, str(ROOT / "translations"))
 
-    from . import api, embed
+    from . import api, embed, fast_path
 
     app.register_blueprint(api.bp)
     app.session_interface = api.SessionsOutsideTheApi()
@@ -54,4 +54,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(health.bp)
     moderate.init_app(app)
     moderate_abuse.init_app(app)
+    # Outermost: the approved list's 304s and cached pages are answered before Flask (and
+    # ProxyFix, which they do not need); see moderation/fast_path.py.
+    app.wsgi_app = fast_path.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     return app
