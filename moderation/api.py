@@ -171,7 +171,7 @@ def post_comment(site: str, article: str) -> tuple[Response, int]:
         the_site, article, parse_submission(data), source_hash=request_source()
     )
     # Spam gets the same answer as everyone: bots learn nothing from it.
-    body = {"id": accepted.comment.id, "status": "pending", "token": accepted.token}
+    body = {"id": accepted.comment_id, "status": "pending", "token": accepted.token}
     return jsonify(body), 202
 
 

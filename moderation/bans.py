@@ -189,18 +189,24 @@ def list_bans(*, include_ended: bool = False) -> Sequence[Ban]:
     return db.session.scalars(query).all()
 
 
-def find_active(source_hash: str | None, email: str | None, now: datetime) -> Ban | None:
-    """The active ban, if any, on this source or e-mail address (plain or erased form)."""
-    conditions = []
-    if source_hash:
-        conditions.append((Ban.kind == BanKind.SOURCE) & (Ban.value == source_hash))
-    if email:
-        address = email.strip().lower()
-        conditions.append(
-            (Ban.kind == BanKind.EMAIL) & Ban.value.in_([address, privacy.email_hash(address)])
-        )
-    if not conditions:
+# Run on every submission, inside its write transaction (see checks.banned).
+_ACTIVE_BAN = (
+    "SELECT id FROM ban WHERE ((kind = 'source' AND value = {p}) "
+    "OR (kind = 'email' AND value IN ({p}, {p}))) "
+    "AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > {p}) LIMIT 1"
+)
+
+
+def active_ban_id(
+    driver: database.Driver, source_hash: str | None, email: str | None, now: datetime
+) -> int | None:
+    """The active ban, if any, on this source or e-mail address (plain or erased form).
+
+    A missing source or e-mail is passed as NULL, which equals nothing.
+    """
+    if not (source_hash or email):
         return None
-    return db.session.scalars(
-        select(Ban).where(or_(*conditions), *_active_clause(now)).limit(1)
-    ).first()
+    address = email.strip().lower() if email else None
+    erased = privacy.email_hash(address) if address else None
+    row = driver.one(_ACTIVE_BAN, (source_hash or None, address, erased, driver.timestamp(now)))
+    return row[0] if row else None

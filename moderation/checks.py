@@ -8,7 +8,7 @@ on the comment (``Comment.reasons``) and shown to moderators; nothing is dropped
 a comment marked spam gets the same 202 as any other, so bots learn nothing.
 
 Before the checks, :func:`moderation.submission.submit_comment` refuses a paused site (403
-``paused``) and a closed article (403 ``closed``). Then, in this order:
+``paused``). Then, in this order:
 
 =====  ==================  ============================================  ======================
  #     check               outcome                                        reason code
@@ -16,20 +16,27 @@ Before the checks, :func:`moderation.submission.submit_comment` refuses a paused
  1     :func:`honeypot`    hidden ``website`` field filled → spam        ``honeypot``
  2     :func:`form_token`  no token → held; sent back too fast → spam;   ``no_token``,
                            forged or expired → 400 (reload the page)     ``too_fast``
- 3     :func:`rate_limit`  over the limit → 429 with ``Retry-After``     (refused)
- 4     :func:`links`       more than ``max_links`` links → held          ``links``
- 5     :func:`words`       a blocked word → spam; a watched word → held  ``blocked_word:W``,
+ 3     :func:`links`       more than ``max_links`` links → held          ``links``
+ 4     :func:`words`       a blocked word → spam; a watched word → held  ``blocked_word:W``,
                                                                          ``watched_word:W``
+ 5     :func:`rate_limit`  over the limit → 429 with ``Retry-After``     (refused)
  6     :func:`duplicate`   same text from the same source or e-mail      ``duplicate``
                            within 24 h → spam
  7     :func:`banned`      source or e-mail banned → spam                ``banned``
 =====  ==================  ============================================  ======================
 
-Why this order: the checks that need nothing but the request come first, and the form token
-refuses a forged form before anything is counted. The rate limit comes next, before the checks
-that read more of the database, so a flood is refused cheaply; it counts what was *stored*, so
-honeypot and banned spam count too and a flood cannot fill the database. The checks after it
-all run, whatever an earlier one found, so the moderator sees every reason at once.
+Two stages. Checks 1–4 look at the request alone (:data:`Stage.REQUEST`); they run before the
+submission's write transaction, so the CPU they cost does not hold up other writers. Checks 5–7
+read the sender's history (:data:`Stage.HISTORY`); they run inside the write transaction, right
+before the comment is stored, so what they count cannot change before the comment is written.
+Between the stages, ``submit_comment`` refuses a closed article (403 ``closed``) and a reply to
+anything but a published comment of the article.
+
+Why this order: the form token refuses a forged form before the database is touched. The rate
+limit comes first among the checks that read the database, so a flood is refused before the
+costlier reads; it counts what was *stored*, so honeypot and banned spam count too and a flood
+cannot fill the database. Every check that does not refuse runs, whatever an earlier one found,
+so the moderator sees every reason at once, in the order of this table.
 
 **Rate limits** are per source (the keyed hash of the reader's address) and per site: a source
 may store at most ``RATE_LIMIT_PER_MINUTE`` comments in any 60 seconds and
@@ -55,12 +62,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, text
 
 from . import bans, form_tokens, sites, wordlists
+from .database import Driver
 from .errors import InvalidInput, RateLimited
-from .extensions import db
-from .models import Article, Comment, Language, Site
+from .models import Language, Site
+
+
+class Stage(enum.Enum):
+    REQUEST = "request"  # the request alone; before the write transaction
+    HISTORY = "history"  # the sender's earlier comments and bans; inside it
 
 
 class Action(enum.StrEnum):
@@ -79,7 +90,7 @@ class CheckContext:
     """What the checks look at: the comment as parsed, where it goes and where it came from."""
 
     site: Site
-    article: Article
+    article_key: str
     author: str
     email: str | None
     body: str
@@ -87,6 +98,13 @@ class CheckContext:
     now: datetime
     form_token: str | None = None
     honeypot: str | None = None
+    # The write transaction the history checks read in (set for :data:`Stage.HISTORY`).
+    driver: Driver | None = None
+
+    @property
+    def db(self) -> Driver:
+        assert self.driver is not None, "history checks run inside the write transaction"
+        return self.driver
 
 
 @dataclass
@@ -105,6 +123,16 @@ class Verdict:
 Check = Callable[[CheckContext], Finding | Sequence[Finding] | None]
 
 
+def reads_history(check: Check) -> Check:
+    """Mark a check that reads the database: it runs in the :data:`Stage.HISTORY` stage."""
+    check.stage = Stage.HISTORY  # type: ignore[attr-defined]
+    return check
+
+
+def stage_of(check: Check) -> Stage:
+    return getattr(check, "stage", Stage.REQUEST)
+
+
 def honeypot(ctx: CheckContext) -> Finding | None:
     """A field people never see and bots fill in."""
     if ctx.honeypot:
@@ -117,7 +145,7 @@ def form_token(ctx: CheckContext) -> Finding | None:
     if not ctx.form_token:
         return Finding("no_token")
     try:
-        token = form_tokens.verify(ctx.form_token, ctx.site.slug, ctx.article.key)
+        token = form_tokens.verify(ctx.form_token, ctx.site.slug, ctx.article_key)
     except form_tokens.InvalidFormToken as error:
         message = (
             "This form has expired. Please reload the page and send your comment again."
@@ -143,16 +171,18 @@ def links(ctx: CheckContext) -> Finding | None:
     return None
 
 
-def _lock_source(source_hash: str) -> None:
+def _lock_source(ctx: CheckContext) -> None:
     """Let one transaction at a time count and store comments of this source.
 
     On PostgreSQL a transaction-scoped advisory lock (released at commit or rollback). SQLite
-    needs nothing here: the submission runs under :func:`moderation.database.writes`, whose
-    ``BEGIN IMMEDIATE`` makes its transaction the only writer from its first statement.
+    needs nothing here: the submission runs under :func:`moderation.database.writes_on_driver`,
+    whose ``BEGIN IMMEDIATE`` makes its transaction the only writer from its first statement.
     """
-    if db.session.get_bind().dialect.name == "postgresql":
-        key = int.from_bytes(hashlib.sha256(source_hash.encode()).digest()[:8], "big", signed=True)
-        db.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+    if not ctx.db.sqlite and ctx.source_hash:
+        digest = hashlib.sha256(ctx.source_hash.encode()).digest()
+        ctx.db.execute(
+            "SELECT pg_advisory_xact_lock({p})", (int.from_bytes(digest[:8], "big", signed=True),)
+        )
 
 
 _RATE_MESSAGE = {
@@ -184,6 +214,20 @@ def rate_limits(site: Site) -> list[tuple[int, timedelta]]:
     return [(limit, window) for limit, window in pairs if limit > 0]
 
 
+# The history checks' SQL, run straight on the driver inside the write transaction.
+_RECENT_ON_SITE = (
+    "SELECT comment.created_at FROM comment JOIN article ON article.id = comment.article_id "
+    "WHERE comment.source_hash = {p} AND comment.created_at > {p} AND article.site_id = {p} "
+    "ORDER BY comment.created_at DESC"
+)
+# A missing source or e-mail is passed as NULL, and NULL equals nothing.
+_EARLIER_BODIES = (
+    "SELECT body_raw FROM comment WHERE (source_hash = {p} OR email = {p}) "
+    "AND created_at > {p} ORDER BY created_at DESC LIMIT 500"
+)
+
+
+@reads_history
 def rate_limit(ctx: CheckContext) -> None:
     """Refuse (429) a source that stored too many comments on this site lately.
 
@@ -193,18 +237,11 @@ def rate_limit(ctx: CheckContext) -> None:
     limits = rate_limits(ctx.site)
     if not ctx.source_hash or not limits:
         return None
-    _lock_source(ctx.source_hash)
+    _lock_source(ctx)
     longest = max(window for _, window in limits)
-    recent = db.session.scalars(
-        select(Comment.created_at)
-        .join(Article, Article.id == Comment.article_id)
-        .where(
-            Comment.source_hash == ctx.source_hash,
-            Comment.created_at > ctx.now - longest,
-            Article.site_id == ctx.site.id,
-        )
-        .order_by(Comment.created_at.desc())
-    ).all()
+    since = ctx.db.timestamp(ctx.now - longest)
+    rows = ctx.db.all(_RECENT_ON_SITE, (ctx.source_hash, since, ctx.site.id))
+    recent = [ctx.db.moment(created_at) for (created_at,) in rows]
     wait = 0.0
     for limit, window in limits:
         inside = [moment for moment in recent if moment > ctx.now - window]
@@ -222,6 +259,8 @@ def rate_limit(ctx: CheckContext) -> None:
 
 def words(ctx: CheckContext) -> list[Finding]:
     """The site's blocked words make spam, its watched words hold; both in name and text."""
+    if not (ctx.site.blocked_words or ctx.site.watched_words):
+        return []
     findings = [
         Finding(f"blocked_word:{word}", Action.SPAM)
         for word in wordlists.find(ctx.site.blocked_words or [], ctx.author, ctx.body)
@@ -237,6 +276,7 @@ def _same_text(body: str) -> str:
     return " ".join(body.casefold().split())
 
 
+@reads_history
 def duplicate(ctx: CheckContext) -> Finding | None:
     """The same text again from the same source or e-mail address (on any site) is spam.
 
@@ -244,41 +284,34 @@ def duplicate(ctx: CheckContext) -> Finding | None:
     of ``DUPLICATE_WINDOW_HOURS`` (0 switches the check off).
     """
     hours = float(current_app.config["DUPLICATE_WINDOW_HOURS"])
-    same_sender = []
-    if ctx.source_hash:
-        same_sender.append(Comment.source_hash == ctx.source_hash)
-    if ctx.email:
-        same_sender.append(Comment.email == ctx.email)
-    if hours <= 0 or not same_sender:
+    if hours <= 0 or not (ctx.source_hash or ctx.email):
         return None
-    if ctx.source_hash:
-        _lock_source(ctx.source_hash)
-    earlier = db.session.scalars(
-        select(Comment.body_raw)
-        .where(or_(*same_sender), Comment.created_at > ctx.now - timedelta(hours=hours))
-        .order_by(Comment.created_at.desc())
-        .limit(500)
-    )
+    _lock_source(ctx)
+    since = ctx.db.timestamp(ctx.now - timedelta(hours=hours))
+    earlier = ctx.db.all(_EARLIER_BODIES, (ctx.source_hash or None, ctx.email or None, since))
     text_now = _same_text(ctx.body)
-    if any(_same_text(body) == text_now for body in earlier):
+    if any(_same_text(body) == text_now for (body,) in earlier):
         return Finding("duplicate", Action.SPAM)
     return None
 
 
+@reads_history
 def banned(ctx: CheckContext) -> Finding | None:
     """A banned source or e-mail address: stored as spam, answered like everyone else."""
-    if bans.find_active(ctx.source_hash, ctx.email, ctx.now) is not None:
+    if bans.active_ban_id(ctx.db, ctx.source_hash, ctx.email, ctx.now) is not None:
         return Finding("banned", Action.SPAM)
     return None
 
 
-CHECKS: list[Check] = [honeypot, form_token, rate_limit, links, words, duplicate, banned]
+CHECKS: list[Check] = [honeypot, form_token, links, words, rate_limit, duplicate, banned]
 
 
-def run_checks(ctx: CheckContext) -> Verdict:
-    """Run every check in order; a check that refuses raises and nothing is stored."""
+def run_checks(ctx: CheckContext, stage: Stage) -> Verdict:
+    """Run one stage's checks in order; a check that refuses raises and nothing is stored."""
     verdict = Verdict()
     for check in CHECKS:
+        if stage_of(check) is not stage:
+            continue
         outcome = check(ctx)
         if isinstance(outcome, Finding):
             verdict.findings.append(outcome)

@@ -8,6 +8,11 @@ into a 500. :func:`writes` avoids it: the use case's transaction starts with
 ``BEGIN IMMEDIATE`` (the write lock is taken first, waiting up to the busy timeout), and the
 whole use case is run again, a bounded number of times, if SQLite still reports a lock.
 PostgreSQL needs none of this: its row locks wait, and the wrapper only runs the function.
+
+:func:`writes_on_driver` is the same for the one write on the hot path, a reader's submission:
+its transaction runs straight on the database driver (:class:`Driver`), without the ORM
+session, because on SQLite every writer waits for the one before it, so each microsecond spent
+inside a write transaction is paid by every submission queued behind it.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import fcntl
 import functools
 import os
 import random
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, ParamSpec, TypeVar
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from flask import Flask, current_app
 from sqlalchemy import event
@@ -73,25 +80,41 @@ def init_app(app: Flask) -> None:
 
 
 def is_sqlite_lock(error: BaseException) -> bool:
-    """Whether an error is SQLite saying another connection holds the lock it needs."""
-    if not isinstance(error, OperationalError):
+    """Whether an error is SQLite saying another connection holds the lock it needs (raised
+    through SQLAlchemy or straight from the driver)."""
+    if isinstance(error, OperationalError):
+        error = error.orig
+    if not isinstance(error, sqlite3.OperationalError):
         return False
-    text = str(error.orig).lower()
+    text = str(error).lower()
     return "database is locked" in text or "database is busy" in text
 
 
-def begin_write() -> None:
-    """Make the session's next transaction a write transaction (``BEGIN IMMEDIATE`` on SQLite).
+def end_reading() -> None:
+    """Commit the read transaction the request's session has open (a site lookup, say).
 
-    A transaction the request already opened to read (a site lookup, say) is committed first:
-    it has written nothing, and a write that followed it would have to upgrade its lock. What
-    it loaded stays loaded (no expiry), as it was read a moment ago.
+    It has written nothing; what it loaded stays loaded (no expiry), as it was read a moment
+    ago. On SQLite a write must not follow it on the same connection (it would have to upgrade
+    its lock), and a reader left open while writes commit keeps SQLite from ever resetting its
+    write-ahead log: every commit then tries to checkpoint and waits for the disk.
     """
     session = db.session()  # the request's own session behind the scoped proxy
+    if session.in_transaction():
+        expire_on_commit = session.expire_on_commit
+        session.expire_on_commit = False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire_on_commit
+
+
+def begin_write() -> None:
+    """Make the session's next transaction a write transaction (``BEGIN IMMEDIATE`` on SQLite),
+    after :func:`end_reading`."""
+    session = db.session()
     if session.get_bind().dialect.name != "sqlite":
         return
-    if session.in_transaction():
-        session.commit()
+    end_reading()
     session.connection(execution_options={IMMEDIATE: True})
 
 
@@ -137,42 +160,132 @@ def _writer_lock_path() -> str | None:
     return f"{url.database}-writers"
 
 
+def _attempts(name: str, attempt: Callable[[], R]) -> R:
+    """Run one write transaction, in the writer queue, again while SQLite reports a lock.
+
+    ``SQLITE_WRITE_ATTEMPTS`` bounds the attempts; the last error is raised as is.
+    """
+    attempts = max(1, int(current_app.config["SQLITE_WRITE_ATTEMPTS"]))
+    lock_path = _writer_lock_path()
+    sqlite = db.engine.dialect.name == "sqlite"
+    for number in range(1, attempts + 1):
+        try:
+            with _writers.turn(lock_path):
+                return attempt()
+        except (OperationalError, sqlite3.OperationalError) as error:
+            if number == attempts or not (sqlite and is_sqlite_lock(error)):
+                raise
+            current_app.logger.warning(
+                "SQLite was locked in %s (attempt %d of %d); trying again", name, number, attempts
+            )
+            time.sleep(random.uniform(0.005, 0.05) * number)
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def writes(func: Callable[P, R]) -> Callable[P, R]:
     """Run a use case that writes in its own write transaction, retrying it on an SQLite lock.
 
     The use case must commit or roll back itself (as every use case here does); a retry starts
     it again from the top, so it must not have done anything outside the database before
-    failing. ``SQLITE_WRITE_ATTEMPTS`` bounds the attempts; the last error is raised as is.
+    failing.
     """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        attempts = max(1, int(current_app.config["SQLITE_WRITE_ATTEMPTS"]))
-        lock_path = _writer_lock_path()
         session = db.session()
-        sqlite = db.engine.dialect.name == "sqlite"
-        for attempt in range(1, attempts + 1):
+
+        def attempt() -> R:
             expire_on_commit = session.expire_on_commit
             try:
-                with _writers.turn(lock_path):
-                    # Objects the use case wrote keep their values after its commit, so the
-                    # view can answer without reading them back.
-                    session.expire_on_commit = False
-                    begin_write()
-                    return func(*args, **kwargs)
-            except OperationalError as error:
+                # Objects the use case wrote keep their values after its commit, so the
+                # view can answer without reading them back.
+                session.expire_on_commit = False
+                begin_write()
+                return func(*args, **kwargs)
+            except OperationalError:
                 db.session.rollback()
-                if attempt == attempts or not (sqlite and is_sqlite_lock(error)):
-                    raise
-                current_app.logger.warning(
-                    "SQLite was locked in %s (attempt %d of %d); trying again",
-                    func.__name__,
-                    attempt,
-                    attempts,
-                )
-                time.sleep(random.uniform(0.005, 0.05) * attempt)
+                raise
             finally:
                 session.expire_on_commit = expire_on_commit
-        raise AssertionError("unreachable")  # pragma: no cover
+
+        return _attempts(func.__name__, attempt)
+
+    return wrapper
+
+
+# Placeholders of the drivers' parameter styles, for SQL written with ``{p}``.
+PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
+
+
+class Driver:
+    """A transaction straight on the database driver: SQL text in, plain rows out.
+
+    SQL is written once with ``{p}`` for each parameter and ``{json}`` for a JSON one, and
+    becomes each driver's own placeholders here. Timestamps go in and come out as SQLAlchemy
+    keeps them (naive UTC; text on SQLite), so rows written here read the same through the
+    models.
+    """
+
+    def __init__(self, connection: Any, dialect: Any) -> None:
+        self.cursor = connection.cursor()
+        self.sqlite = dialect.name == "sqlite"
+        placeholder = PLACEHOLDERS[dialect.paramstyle]
+        self._marks = {
+            "p": placeholder,
+            "json": placeholder if self.sqlite else f"CAST({placeholder} AS JSON)",
+        }
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        self.cursor.execute(sql.format_map(self._marks), params)
+        return self.cursor
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
+        return self.execute(sql, params).fetchone()
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def timestamp(self, moment: datetime) -> Any:
+        """A parameter for a timestamp column (what :class:`~moderation.models.UTCDateTime`
+        stores)."""
+        naive = moment.astimezone(UTC).replace(tzinfo=None)
+        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+
+    @staticmethod
+    def moment(value: Any) -> datetime:
+        """A timestamp column's value as an aware UTC datetime."""
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        return value.replace(tzinfo=UTC)
+
+
+def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R]:
+    """Like :func:`writes`, for a use case that takes a :class:`Driver` as first argument.
+
+    Its transaction is on a pooled connection of its own, begun with ``BEGIN IMMEDIATE`` on
+    SQLite, committed when the use case returns and rolled back when it raises.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        engine = db.engine
+        end_reading()
+
+        def attempt() -> R:
+            connection = engine.raw_connection()
+            try:
+                driver = Driver(connection, engine.dialect)
+                if driver.sqlite:
+                    driver.execute("BEGIN IMMEDIATE")
+                result = func(driver, *args, **kwargs)
+                connection.commit()
+                return result
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                connection.close()  # back to the pool
+
+        return _attempts(func.__name__, attempt)
 
     return wrapper

@@ -33,6 +33,8 @@ _BIDI_CONTROLS = dict.fromkeys(
     [*range(0x202A, 0x202F), *range(0x2066, 0x206A)],
     None,
 )
+# Control characters (Unicode category Cc) except tab and line feed.
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 
@@ -76,7 +78,7 @@ def normalize_text(text: str) -> str:
     """NFC-normalize, unify line endings and drop control and bidi-override characters."""
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
     text = text.translate(_BIDI_CONTROLS)
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) != "Cc").strip()
+    return _CONTROLS.sub("", text).strip()
 
 
 def render(text: str) -> str:

@@ -8,7 +8,9 @@ author take it back with the token they got.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,13 +18,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, select
 
 from . import checks, database, sanitize
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
-from .models import Article, Comment, CommentStatus, Site, utcnow
+from .models import Comment, CommentStatus, Site, utcnow
 from .review import Actor, change_status
 
 ARTICLE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~\-/]{0,199}")
@@ -50,7 +51,7 @@ class Submission:
 
 @dataclass(frozen=True)
 class Accepted:
-    comment: Comment
+    comment_id: int
     token: str  # lets the author withdraw the comment; only its hash is stored
 
 
@@ -134,97 +135,131 @@ def parse_submission(data: Any) -> Submission:
     )
 
 
+_SITE = select(Site).where(Site.slug == bindparam("slug"))  # built once; on every write
+
+
 def get_site(slug: str) -> Site:
     """The site with this slug; raises :class:`NotFound`."""
-    site = db.session.scalars(select(Site).where(Site.slug == slug)).first()
+    site = db.session.scalars(_SITE, {"slug": slug}).first()
     if site is None:
         raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
     return site
 
 
-def _get_or_create_article(site: Site, key: str, title: str | None, url: str | None) -> Article:
-    """The thread for this key, created on its first comment.
+# The write transaction's SQL, straight on the driver (see database.writes_on_driver).
+_ARTICLE = "SELECT id, closed, title, url FROM article WHERE site_id = {p} AND key = {p}"
+# Two first comments on an article can arrive at once (on two PostgreSQL hosts, say): the
+# unique (site_id, key) lets one insert win; the other inserts nothing and reads that row.
+_NEW_ARTICLE = (
+    "INSERT INTO article (site_id, key, title, url, closed, version, approved_count, "
+    "created_at) VALUES ({p}, {p}, {p}, {p}, false, 0, 0, {p}) "
+    "ON CONFLICT (site_id, key) DO NOTHING"
+)
+_PARENT = "SELECT article_id, status FROM comment WHERE id = {p}"
+_NEW_COMMENT = (
+    "INSERT INTO comment (article_id, parent_id, author, email, body_raw, body_html, "
+    "policy_version, status, reasons, source_hash, token_hash, created_at) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {json}, {p}, {p}, {p}) RETURNING id"
+)
 
-    Two first comments can arrive at once on two workers; the unique constraint lets one
-    insert win and the other reads what it wrote.
+
+def _article_for(
+    driver: database.Driver, ctx: checks.CheckContext, submission: Submission
+) -> tuple[int, bool]:
+    """The thread for this key as (id, closed), created on its first comment.
+
+    A title or address the article lacks is taken from the first comment that brings one.
     """
-    query = select(Article).where(Article.site_id == site.id, Article.key == key)
-    article = db.session.scalars(query).first()
-    if article is None:
-        try:
-            with db.session.begin_nested():
-                article = Article(site_id=site.id, key=key, title=title, url=url)
-                db.session.add(article)
-        except IntegrityError:
-            article = db.session.scalars(query).one()
-    if title and not article.title:
-        article.title = title
-    if url and not article.url:
-        article.url = url
-    return article
+    key = (ctx.site.id, ctx.article_key)
+    row = driver.one(_ARTICLE, key)
+    if row is None:
+        created = (submission.title, submission.url, driver.timestamp(ctx.now))
+        driver.execute(_NEW_ARTICLE, (*key, *created))
+        row = driver.one(_ARTICLE, key)
+        assert row is not None
+    article_id, closed, title, url = row
+    for column, value, known in (("title", submission.title, title), ("url", submission.url, url)):
+        if value and not known:
+            driver.execute(
+                f"UPDATE article SET {column} = {{p}} WHERE id = {{p}}", (value, article_id)
+            )
+    return article_id, bool(closed)
 
 
-@database.writes  # BEGIN IMMEDIATE on SQLite, retried on a lock: no comment is lost
 def submit_comment(
     site: Site, article_key: str, submission: Submission, *, source_hash: str | None
 ) -> Accepted:
     """Store a comment on a site's article as pending (or spam, if a check says so) and commit.
+
+    The work that needs only the request (the request checks, sanitizing, the token) is done
+    first; :func:`_store` then runs the history checks and stores the comment in one short write
+    transaction, so writers queue for as little time as possible.
 
     Raises :class:`Forbidden` when commenting is closed,
     :class:`InvalidInput` for a bad reply target, or whatever a refusing check raises; in every
     such case nothing is stored.
     """
     validate_article_key(article_key)
-    try:
-        if site.paused:
-            raise Forbidden(checks.PAUSED_MESSAGE[site.language], code="paused")
-        article = _get_or_create_article(site, article_key, submission.title, submission.url)
-        if article.closed:
-            raise Forbidden("Comments are closed for this article.", code="closed")
-        if submission.parent_id is not None:
-            parent = db.session.get(Comment, submission.parent_id)
-            if (
-                parent is None
-                or parent.article_id != article.id
-                or parent.status != CommentStatus.APPROVED
-            ):
-                raise InvalidInput(
-                    "You can only reply to a published comment of this article.",
-                    fields={"parent_id": "Not a published comment of this article."},
-                )
-        verdict = checks.run_checks(
-            checks.CheckContext(
-                site=site,
-                article=article,
-                author=submission.author,
-                email=submission.email,
-                body=submission.body,
-                source_hash=source_hash,
-                now=utcnow(),
-                form_token=submission.form_token,
-                honeypot=submission.honeypot,
+    if site.paused:
+        raise Forbidden(checks.PAUSED_MESSAGE[site.language], code="paused")
+    ctx = checks.CheckContext(
+        site=site,
+        article_key=article_key,
+        author=submission.author,
+        email=submission.email,
+        body=submission.body,
+        source_hash=source_hash,
+        now=utcnow(),
+        form_token=submission.form_token,
+        honeypot=submission.honeypot,
+    )
+    on_request = checks.run_checks(ctx, checks.Stage.REQUEST)
+    token = secrets.token_urlsafe(24)
+    html = sanitize.render(submission.body)
+    return Accepted(_store(ctx, submission, on_request, html, hash_token(token)), token)
+
+
+@database.writes_on_driver  # BEGIN IMMEDIATE on SQLite, retried on a lock: no comment is lost
+def _store(
+    driver: database.Driver,
+    ctx: checks.CheckContext,
+    submission: Submission,
+    on_request: checks.Verdict,
+    html: str,
+    token_hash: str,
+) -> int:
+    """The write transaction of :func:`submit_comment`; returns the new comment's id."""
+    article_id, closed = _article_for(driver, ctx, submission)
+    if closed:
+        raise Forbidden("Comments are closed for this article.", code="closed")
+    if submission.parent_id is not None:
+        parent = driver.one(_PARENT, (submission.parent_id,))
+        if parent is None or tuple(parent) != (article_id, CommentStatus.APPROVED):
+            raise InvalidInput(
+                "You can only reply to a published comment of this article.",
+                fields={"parent_id": "Not a published comment of this article."},
             )
-        )
-        token = secrets.token_urlsafe(24)
-        comment = Comment(
-            article_id=article.id,
-            parent_id=submission.parent_id,
-            author=submission.author,
-            email=submission.email,
-            body_raw=submission.body,
-            body_html=sanitize.render(submission.body),
-            policy_version=sanitize.POLICY_VERSION,
-            status=CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING,
-            reasons=verdict.reasons,
-            source_hash=source_hash,
-            token_hash=hash_token(token),
-        )
-        db.session.add(comment)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    return Accepted(comment, token)
+    history = checks.run_checks(dataclasses.replace(ctx, driver=driver), checks.Stage.HISTORY)
+    verdict = checks.Verdict(on_request.findings + history.findings)
+    status = CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING
+    (comment_id,) = driver.one(
+        _NEW_COMMENT,
+        (
+            article_id,
+            submission.parent_id,
+            submission.author,
+            submission.email,
+            submission.body,
+            html,
+            sanitize.POLICY_VERSION,
+            status.value,
+            json.dumps(verdict.reasons),
+            ctx.source_hash,
+            token_hash,
+            driver.timestamp(ctx.now),
+        ),
+    )
+    return comment_id
 
 
 def hash_token(token: str) -> str:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from helpers import post_comment
 
 from moderation import bans
+from moderation.database import Driver
 from moderation.errors import Conflict, InvalidInput, NotFound
 from moderation.extensions import db
 from moderation.models import Ban, BanKind, Comment, utcnow
@@ -66,7 +67,13 @@ def test_banning_again_replaces_the_active_ban(ctx: None) -> None:
     second = bans.add_ban("email", "X@example.org")
     assert first.lifted_at is not None
     assert bans.list_bans() == [second]
-    assert bans.find_active(None, "x@example.org", utcnow()) == second
+    connection = db.engine.raw_connection()
+    try:
+        driver = Driver(connection, db.engine.dialect)
+        assert bans.active_ban_id(driver, None, "x@example.org", utcnow()) == second.id
+        assert bans.active_ban_id(driver, None, "y@example.org", utcnow()) is None
+    finally:
+        connection.close()
 
 
 @pytest.mark.parametrize(

@@ -63,9 +63,9 @@ def test_the_checks_run_in_the_documented_order() -> None:
     assert names == [
         "honeypot",
         "form_token",
-        "rate_limit",
         "links",
         "words",
+        "rate_limit",
         "duplicate",
         "banned",
     ]
