@@ -12,7 +12,7 @@ from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, 
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
-from . import approved, form_tokens, openapi
+from . import approved, form_tokens, openapi, sites
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .extensions import csrf, db
 from .models import Article, Comment, Site
@@ -20,7 +20,6 @@ from .privacy import request_source
 from .sites import origin_allowed
 from .submission import (
     MAX_ID,
-    get_site,
     parse_submission,
     submit_comment,
     validate_article_key,
@@ -150,12 +149,12 @@ def list_headers(
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
 def comments_preflight(site: str, article: str) -> Response:
     validate_article_key(article)
-    return _preflight(get_site(site), "GET, POST")
+    return _preflight(sites.snapshot(site), "GET, POST")
 
 
 @bp.post(f"{THREAD}/comments", provide_automatic_options=False)
 def post_comment(site: str, article: str) -> tuple[Response, int]:
-    the_site = get_site(site)
+    the_site = sites.snapshot(site)
     _allow_writes_from(the_site)
     if request.mimetype != "application/json":
         raise ServiceError(
@@ -183,7 +182,7 @@ def form_token(site: str, article: str) -> Response:
     commenting is closed, and the length limits (for the remaining-characters counter).
     """
     validate_article_key(article)
-    the_site = get_site(site)
+    the_site = sites.snapshot(site)
     closed = the_site.paused or bool(
         db.session.scalar(
             db.select(Article.closed).where(Article.site_id == the_site.id, Article.key == article)

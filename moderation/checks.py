@@ -220,11 +220,14 @@ _RECENT_ON_SITE = (
     "WHERE comment.source_hash = {p} AND comment.created_at > {p} AND article.site_id = {p} "
     "ORDER BY comment.created_at DESC"
 )
-# A missing source or e-mail is passed as NULL, and NULL equals nothing.
-_EARLIER_BODIES = (
-    "SELECT body_raw FROM comment WHERE (source_hash = {p} OR email = {p}) "
-    "AND created_at > {p} ORDER BY created_at DESC LIMIT 500"
-)
+# One query per way of naming the sender, each served by its own index. (With an OR of the
+# two, SQLite's planner, once ANALYZE has seen that most comments have no e-mail, prefers
+# reading every comment of the window.)
+_EARLIER_BODIES = {
+    column: f"SELECT body_raw FROM comment WHERE {column} = {{p}} AND created_at > {{p}} "
+    "ORDER BY created_at DESC LIMIT 500"
+    for column in ("source_hash", "email")
+}
 
 
 @reads_history
@@ -288,10 +291,13 @@ def duplicate(ctx: CheckContext) -> Finding | None:
         return None
     _lock_source(ctx)
     since = ctx.db.timestamp(ctx.now - timedelta(hours=hours))
-    earlier = ctx.db.all(_EARLIER_BODIES, (ctx.source_hash or None, ctx.email or None, since))
     text_now = _same_text(ctx.body)
-    if any(_same_text(body) == text_now for (body,) in earlier):
-        return Finding("duplicate", Action.SPAM)
+    for column, sender in (("source_hash", ctx.source_hash), ("email", ctx.email)):
+        if not sender:
+            continue
+        earlier = ctx.db.all(_EARLIER_BODIES[column], (sender, since))
+        if any(_same_text(body) == text_now for (body,) in earlier):
+            return Finding("duplicate", Action.SPAM)
     return None
 
 

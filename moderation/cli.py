@@ -109,7 +109,7 @@ def sites_set(
     paused: bool | None,
 ) -> None:
     """Change a site's abuse policy: word lists, link and rate limits, pause."""
-    from .submission import get_site
+    from .sites import get_site
 
     current = get_site(slug)
     changes: dict[str, Any] = {
@@ -155,7 +155,7 @@ def _show_policy(site: Site) -> None:
 @reports_errors
 def sites_show(slug: str) -> None:
     """Show a site's abuse policy."""
-    from .submission import get_site
+    from .sites import get_site
 
     _show_policy(get_site(slug))
 

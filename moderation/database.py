@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import functools
+import json
 import os
 import random
 import sqlite3
@@ -213,6 +214,18 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def read_one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
+    """One row straight from the driver on a pooled connection, outside any transaction of the
+    session: no ORM, no SQL compilation; on SQLite (autocommit) the SELECT is its own snapshot.
+    For the reads every request makes."""
+    engine = db.engine
+    connection = engine.raw_connection()
+    try:
+        return Driver(connection, engine.dialect).one(sql, params)
+    finally:
+        connection.close()  # back to the pool, which ends any transaction the driver opened
+
+
 # Placeholders of the drivers' parameter styles, for SQL written with ``{p}``.
 PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
 
@@ -249,7 +262,12 @@ class Driver:
         """A parameter for a timestamp column (what :class:`~moderation.models.UTCDateTime`
         stores)."""
         naive = moment.astimezone(UTC).replace(tzinfo=None)
-        return naive.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else naive
+        return naive.isoformat(" ", "microseconds") if self.sqlite else naive
+
+    @staticmethod
+    def json(value: Any) -> Any:
+        """A JSON column's value (text on SQLite, already parsed by psycopg)."""
+        return json.loads(value) if isinstance(value, str) else value
 
     @staticmethod
     def moment(value: Any) -> datetime:

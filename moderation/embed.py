@@ -47,7 +47,8 @@ from .extensions import csrf, db
 from .forms import CommentForm
 from .models import Article, Comment, CommentStatus, Site
 from .privacy import request_source
-from .submission import get_site, parse_submission, submit_comment, validate_article_key
+from .sites import snapshot
+from .submission import parse_submission, submit_comment, validate_article_key
 
 bp = Blueprint("embed", __name__)
 
@@ -389,7 +390,7 @@ def _render_page(
 
 
 def _load_site(site: str, article: str) -> Site:
-    the_site = get_site(site)
+    the_site = snapshot(site)
     g.frame_ancestors = frame_ancestors(the_site)
     validate_article_key(article)
     return the_site

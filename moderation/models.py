@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -142,7 +143,14 @@ class Comment(db.Model):
         Index("ix_comment_status_created", "status", "created_at", "id"),
         # Rate limits, duplicates and "other comments from this source".
         Index("ix_comment_source_created", "source_hash", "created_at"),
-        Index("ix_comment_email", "email"),
+        # The duplicate check and privacy requests by address; most comments have none.
+        Index(
+            "ix_comment_email_created",
+            "email",
+            "created_at",
+            sqlite_where=text("email IS NOT NULL"),
+            postgresql_where=text("email IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -70,8 +70,41 @@ def _origins(origins: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(normalize_origin(o) for o in origins if o.strip()))
 
 
+_SNAPSHOT = (
+    "SELECT id, slug, name, origins, language, paused, max_links, rate_limit_per_minute, "
+    "rate_limit_per_hour, blocked_words, watched_words FROM site WHERE slug = {p}"
+)
+
+
+def snapshot(slug: str) -> Site:
+    """The site with this slug, read for the reader-facing endpoints; raises :class:`NotFound`.
+
+    Every comment and form the widget sends starts here, so the row comes straight from the
+    driver (:func:`moderation.database.read_one`): no ORM session, and no transaction left open
+    while the request goes on. The :class:`Site` returned belongs to no session; it is for
+    reading. Change a site through :func:`get_site` and the functions below.
+    """
+    row = database.read_one(_SNAPSHOT, (slug,))
+    if row is None:
+        raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
+    site_id, slug, name, origins, language, paused, max_links, per_minute, per_hour = row[:9]
+    return Site(
+        id=site_id,
+        slug=slug,
+        name=name,
+        origins=database.Driver.json(origins) or [],
+        language=Language(language),
+        paused=bool(paused),
+        max_links=max_links,
+        rate_limit_per_minute=per_minute,
+        rate_limit_per_hour=per_hour,
+        blocked_words=database.Driver.json(row[9]) or [],
+        watched_words=database.Driver.json(row[10]) or [],
+    )
+
+
 def get_site(slug: str) -> Site:
-    """The site with this slug; raises :class:`NotFound`."""
+    """The site with this slug, to change it; raises :class:`NotFound`."""
     site = db.session.scalars(select(Site).where(Site.slug == slug)).first()
     if site is None:
         raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
@@ -188,8 +221,6 @@ def update_policy(
     :func:`moderation.wordlists.clean_entries`). Raises :class:`NotFound` for an unknown site
     and :class:`InvalidInput` for a bad value, changing nothing.
     """
-    from .submission import get_site
-
     try:
         checked = {
             "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),

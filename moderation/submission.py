@@ -18,7 +18,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import bindparam, select
 
 from . import checks, database, sanitize
 from .errors import Forbidden, InvalidInput, NotFound
@@ -133,17 +132,6 @@ def parse_submission(data: Any) -> Submission:
         form_token=form_token,
         honeypot=honeypot,
     )
-
-
-_SITE = select(Site).where(Site.slug == bindparam("slug"))  # built once; on every write
-
-
-def get_site(slug: str) -> Site:
-    """The site with this slug; raises :class:`NotFound`."""
-    site = db.session.scalars(_SITE, {"slug": slug}).first()
-    if site is None:
-        raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
-    return site
 
 
 # The write transaction's SQL, straight on the driver (see database.writes_on_driver).

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,6 +14,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
 from moderation import database
+from moderation.errors import InvalidInput
 from moderation.extensions import db
 
 
@@ -129,3 +132,93 @@ def test_a_real_lock_held_by_another_connection_is_waited_for(tmp_path: Path) ->
         assert released
         db.session.remove()
     other.close()
+
+
+# --- writes_on_driver: the submission's write transaction straight on the driver -------------
+
+
+def _probe_rows(app: Flask) -> list[tuple]:
+    with app.app_context():
+        with db.engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text("SELECT x FROM probe"))]
+
+
+@pytest.fixture
+def probe(app: Flask) -> Iterator[Flask]:
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE probe (x INTEGER)"))
+        db.session.commit()
+        db.session.remove()
+    yield app
+    with app.app_context():
+        db.session.execute(text("DROP TABLE probe"))
+        db.session.commit()
+        db.session.remove()
+
+
+def test_a_driver_write_commits_what_it_wrote(probe: Flask) -> None:
+    @database.writes_on_driver
+    def use_case(driver: database.Driver, value: int) -> int:
+        if driver.sqlite:  # its own transaction, and the only writer from the start
+            assert driver.one("SELECT 1")  # inside the transaction BEGIN IMMEDIATE opened
+        driver.execute("INSERT INTO probe (x) VALUES ({p})", (value,))
+        return value
+
+    with probe.app_context():
+        assert use_case(7) == 7
+    assert _probe_rows(probe) == [(7,)]
+
+
+def test_a_driver_write_that_raises_leaves_nothing(probe: Flask) -> None:
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> None:
+        driver.execute("INSERT INTO probe (x) VALUES ({p})", (1,))
+        raise InvalidInput("refused after the insert")
+
+    with probe.app_context(), pytest.raises(InvalidInput):
+        use_case()
+    assert _probe_rows(probe) == []
+
+
+def test_a_driver_write_ends_the_requests_read_transaction_first(probe: Flask) -> None:
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> None:
+        driver.execute("INSERT INTO probe (x) VALUES ({p})", (2,))
+
+    with probe.app_context():
+        db.session.execute(text("SELECT count(*) FROM probe"))  # a read the request did before
+        assert db.session().in_transaction()
+        use_case()
+        assert not db.session().in_transaction()
+        db.session.remove()
+
+
+def test_a_driver_write_waits_for_a_real_lock_and_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.sqlite3"
+    app = make_app(f"sqlite:///{path}", tmp_path, SQLITE_BUSY_TIMEOUT_MS=50)
+    with app.app_context():
+        db.session.execute(text("CREATE TABLE probe (x INTEGER)"))
+        db.session.commit()
+        db.session.remove()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing …
+    release = threading.Timer(0.15, other.execute, ["COMMIT"])  # … for longer than 50 ms
+    calls: list[int] = []
+
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> None:
+        calls.append(1)
+        driver.execute("INSERT INTO probe (x) VALUES (3)")
+
+    release.start()
+    try:
+        with app.app_context():
+            use_case()
+    finally:
+        release.join()
+        other.close()
+    assert "SQLite was locked in use_case" in caplog.text  # the first BEGIN IMMEDIATE timed out
+    assert calls == [1]  # the use case ran once, in the attempt that got the lock
+    assert _probe_rows(app) == [(3,)]
