@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -404,7 +404,8 @@ class Seeder:
         """EXPLAIN for the hot queries as the app sends them, on the seeded database."""
         from sqlalchemy import event
 
-        from moderation import approved, review
+        from moderation import approved, bans, checks, review
+        from moderation.database import Driver
         from moderation.extensions import db
 
         sent: list[tuple[str, Any]] = []
@@ -413,46 +414,52 @@ class Seeder:
             if statement.lstrip().upper().startswith("SELECT"):
                 sent.append((statement, parameters))
 
-        plans = []
         with self.app.app_context():
-            paramstyle = self.engine.dialect.paramstyle
-            state_sql = approved._STATE_SQL.format(p=approved._PLACEHOLDERS[paramstyle])
-            if self.sqlite:
-                state = (state_sql, ("politik/fuenfzig", SITE))
-            else:
-                state_sql = state_sql.replace("%s", "%(key)s", 1).replace("%s", "%(slug)s", 1)
-                state = (state_sql, {"key": "politik/fuenfzig", "slug": SITE})
+            # Through SQLAlchemy: record what the app sends.
             event.listen(self.engine, "before_cursor_execute", record)
             try:
                 thread = approved.thread_state(SITE, "politik/fuenfzig")
                 approved.approved_page(thread, 50, 10)
                 listing = next(q for q in sent if "body_html" in q[0])
                 sent.clear()
-                approved.counts(SITE, [f"a{i}" for i in range(100)])
-                counting = sent[-1]
-                sent.clear()
                 review.pending_queue(limit=50)
                 queue = sent[-1]
             finally:
                 event.remove(self.engine, "before_cursor_execute", record)
                 db.session.remove()
-            for name, (sql, params) in [
-                ("thread state (every list request, and the 304)", state),
-                ("approved list page", listing),
-                ("counts for 100 articles", counting),
-                ("moderation queue, first page", queue),
-            ]:
-                with self.engine.connect() as conn:
-                    prefix = "EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN "
-                    rows = conn.exec_driver_sql(prefix + sql, params).all()
-                    conn.rollback()
-                text_plan = "\n".join(str(row[-1]) if self.sqlite else row[0] for row in rows)
-                shown = re.sub(
-                    r"(\?, ){3,}\?|(%\(\w+\)s(::\w+)?, ){3,}%\(\w+\)s(::\w+)?",
-                    "…",
-                    " ".join(sql.split()),
-                )
-                plans.append((name, f"{shown}\n\n{text_plan}"))
+            connection = self.engine.raw_connection()
+            try:
+                driver = Driver(connection, self.engine.dialect)
+                explain = "EXPLAIN QUERY PLAN " if self.sqlite else "EXPLAIN "
+                since = driver.timestamp(datetime.now(UTC) - timedelta(hours=24))
+                someone = "0" * 64  # the source of every seeded comment
+                plans = []
+                for name, sql, params in [
+                    ("thread state (every list request, and the 304)", approved._STATE_SQL,
+                     ("politik/fuenfzig", SITE)),
+                    ("approved list page", *listing),
+                    ("counts for 100 articles", approved._counts_sql(100),
+                     (*[f"a{i}" for i in range(100)], SITE)),
+                    ("moderation queue, first page", *queue),
+                    ("rate limit (every submission)", checks._RECENT_ON_SITE,
+                     (someone, since, self.site_id)),
+                    ("duplicate check by source", checks._EARLIER_BODIES["source_hash"],
+                     (someone, since)),
+                    ("duplicate check by e-mail", checks._EARLIER_BODIES["email"],
+                     ("leserin@example.org", since)),
+                    ("active ban", bans._ACTIVE_BAN, (someone, None, None, since)),
+                ]:  # fmt: skip
+                    if "{p}" in sql:  # written for the driver
+                        rows = driver.all(explain + sql, params)
+                        sql = sql.replace("{p}", "?")
+                    else:  # recorded from SQLAlchemy, in the driver's own parameter style
+                        rows = driver.cursor.execute(explain + sql, params).fetchall()
+                    text_plan = "\n".join(str(row[-1]) if self.sqlite else row[0] for row in rows)
+                    shown = LONG_IN_LIST.sub("…", " ".join(sql.split()))
+                    plans.append((name, f"{shown}\n\n{text_plan}"))
+            finally:
+                connection.rollback()
+                connection.close()
         return plans
 
     def time_queue(self, rounds: int = 200, limit: int = 50) -> tuple[float, float]:

@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine, select
 
+from . import database
 from .errors import NotFound
 from .extensions import db
-from .models import Article, Comment, CommentStatus, Site
+from .models import Article, Comment, CommentStatus
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,6 @@ _STATE_SQL = (
     "LEFT OUTER JOIN article ON article.site_id = site.id AND article.key = {p} "
     "WHERE site.slug = {p}"
 )
-_PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
 
 
 def _app(app: Flask | None) -> Flask:
@@ -63,19 +63,6 @@ def engine(app: Flask) -> Engine:
         with app.app_context():
             found = app.extensions["moderation.engine"] = db.engine
     return found
-
-
-def _fetch_one(engine: Engine, sql: str, params: tuple) -> tuple | None:
-    """One row straight from the driver on a pooled connection: no session, no ORM."""
-    connection = engine.raw_connection()
-    try:
-        cursor = connection.cursor()
-        cursor.execute(sql.format(p=_PLACEHOLDERS[engine.dialect.paramstyle]), params)
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        connection.close()  # back to the pool, which ends any transaction the driver opened
-    return row
 
 
 def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> ThreadState:
@@ -99,7 +86,7 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
         hit = states.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-    row = _fetch_one(engine(app), _STATE_SQL, (article_key, site_slug))
+    row = database.read_one(_STATE_SQL, (article_key, site_slug), engine(app))
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
@@ -252,15 +239,25 @@ def approved_page(state: ThreadState, limit: int, after: int | None) -> dict:
     return {"comments": comments, "count": state.count, "next": next_cursor}
 
 
+def _counts_sql(keys: int) -> str:
+    """The counts query for this many article keys: site by slug, each article by its
+    (site_id, key) unique index, the count from the article's ``approved_count``."""
+    marks = ", ".join(["{p}"] * keys)
+    return (
+        "SELECT site.id, article.key, article.approved_count FROM site "
+        f"LEFT OUTER JOIN article ON article.site_id = site.id AND article.key IN ({marks}) "
+        "WHERE site.slug = {p}"
+    )
+
+
 def counts(site_slug: str, article_keys: Iterable[str]) -> dict[str, int]:
-    """Approved comments per article key, all in one query; unknown articles count 0."""
+    """Approved comments per article key, all in one query; unknown articles count 0.
+
+    Article pages ask for these on every view of a front page, so the query goes straight to
+    the driver, like the list's state.
+    """
     keys = list(dict.fromkeys(article_keys))
-    rows = db.session.execute(
-        select(Site.id, Article.key, Article.approved_count)
-        .select_from(Site)
-        .outerjoin(Article, and_(Article.site_id == Site.id, Article.key.in_(keys)))
-        .where(Site.slug == site_slug)
-    ).all()
+    rows = database.read_all(_counts_sql(len(keys)), (*keys, site_slug))
     if not rows:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     found = {key: count for _, key, count in rows if key is not None}

@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from flask import Flask, current_app
-from sqlalchemy import event
+from sqlalchemy import Engine, event
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
@@ -214,16 +214,23 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def read_one(sql: str, params: Sequence[Any] = ()) -> tuple | None:
-    """One row straight from the driver on a pooled connection, outside any transaction of the
+def read_all(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> list[tuple]:
+    """Rows straight from the driver on a pooled connection, outside any transaction of the
     session: no ORM, no SQL compilation; on SQLite (autocommit) the SELECT is its own snapshot.
-    For the reads every request makes."""
-    engine = db.engine
+    For the reads that every article view or comment makes. ``engine`` defaults to the current
+    app's (:mod:`moderation.fast_path` passes it, as it runs outside any Flask context)."""
+    engine = engine or db.engine
     connection = engine.raw_connection()
     try:
-        return Driver(connection, engine.dialect).one(sql, params)
+        return Driver(connection, engine.dialect).all(sql, params)
     finally:
         connection.close()  # back to the pool, which ends any transaction the driver opened
+
+
+def read_one(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> tuple | None:
+    """The first row of :func:`read_all`, or None."""
+    rows = read_all(sql, params, engine)
+    return rows[0] if rows else None
 
 
 # Placeholders of the drivers' parameter styles, for SQL written with ``{p}``.

@@ -8,11 +8,10 @@ import pytest
 from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, post_comment
+from helpers import THREAD, assert_indexed, driver_plan, post_comment
 
 from moderation import bans, checks
 from moderation.config import Defaults
-from moderation.database import Driver
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, Language, Site, utcnow
 from moderation.privacy import source_hash
@@ -446,24 +445,6 @@ def test_the_no_js_form_runs_every_check(real_limits: Flask, client: FlaskClient
 # --- the history checks' queries are served by indexes (EXPLAIN on both databases) ----------
 
 
-def driver_plan(app: Flask, sql: str, params: tuple) -> str:
-    """The plan of SQL written for :class:`moderation.database.Driver`, on fresh statistics."""
-    with app.app_context():
-        engine = db.engine
-        connection = engine.raw_connection()
-        try:
-            driver = Driver(connection, engine.dialect)
-            driver.execute("ANALYZE")
-            if driver.sqlite:
-                rows = driver.all(f"EXPLAIN QUERY PLAN {sql}", params)
-                return "\n".join(str(row[-1]) for row in rows)
-            driver.execute("SET enable_seqscan = off")  # a few rows: a scan would be cheaper
-            return "\n".join(row[0] for row in driver.all(f"EXPLAIN {sql}", params))
-        finally:
-            connection.rollback()
-            connection.close()
-
-
 @pytest.mark.parametrize(
     ("sql", "params", "index"),
     [
@@ -494,10 +475,4 @@ def test_the_history_checks_use_their_indexes(
     for number in range(30):
         post_from(client, f"10.0.0.{number}", body=f"Beitrag {number}")
     post_from(client, "10.0.1.1", email="a@example.org")
-    with app.app_context():
-        placeholder = "?" if db.engine.dialect.name == "sqlite" else "%s"
-        text_plan = driver_plan(app, sql.format(p=placeholder), params)
-    assert index in text_plan, text_plan
-    assert "Seq Scan" not in text_plan, text_plan
-    for line in text_plan.splitlines():
-        assert not (line.startswith("SCAN") and "USING" not in line), text_plan
+    assert_indexed(driver_plan(app, sql, params, analyze=True), index)

@@ -22,7 +22,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 from werkzeug.test import Client, TestResponse
 
-from moderation import approved, fast_path
+from moderation import approved, database, fast_path
 from moderation.extensions import db
 from moderation.fast_path import LIST_PATH, FastPath, page_params
 from moderation.sites import create_site
@@ -139,13 +139,13 @@ def test_the_state_ttl_holds_in_the_fast_path(
     approve(client, post_comment(client).get_json()["id"])
     etag = client.get(LIST).headers["ETag"]
     queries: list[tuple] = []
-    original = approved._fetch_one
+    original = database.read_one
 
     def counting(*args: Any) -> tuple | None:
         queries.append(args)
         return original(*args)
 
-    monkeypatch.setattr(approved, "_fetch_one", counting)
+    monkeypatch.setattr(database, "read_one", counting)
     assert client.get(LIST, headers={"If-None-Match": etag}).status_code == 304
     assert client.get(LIST).status_code == 200
     assert queries == []  # both from the state this worker read less than the TTL ago
