@@ -35,6 +35,7 @@ var T = {
     fields: "Bitte prüfen Sie die markierten Felder.",
     wait: "Sie haben gerade viele Kommentare geschrieben. Bitte warten Sie {n} und senden Sie dann noch einmal.",
     sec: "{n} Sekunden",
+    sec1: "1 Sekunde",
     min: "{n} Minuten",
     offline: "Keine Verbindung. Ihr Text ist noch da: bitte senden Sie ihn gleich noch einmal.",
     noLoad: "Die Kommentare konnten nicht geladen werden.",
@@ -69,6 +70,7 @@ var T = {
     fields: "Please check the marked fields.",
     wait: "You have just written many comments. Please wait {n}, then send again.",
     sec: "{n} seconds",
+    sec1: "1 second",
     min: "{n} minutes",
     offline: "No connection. Your text is still here: please send it again in a moment.",
     noLoad: "The comments could not be loaded.",
@@ -409,7 +411,8 @@ Widget.prototype.submit = function () {
       w.refreshToken();
     } else if (r.status === 429) {
       var wait = +(r.headers.get("Retry-After") || body.retry_after || 60);
-      w.say(fill(t.wait, fill(wait < 90 ? t.sec : t.min, wait < 90 ? wait : Math.ceil(wait / 60))), true);
+      var unit = wait === 1 ? t.sec1 : wait < 90 ? t.sec : t.min;
+      w.say(fill(t.wait, fill(unit, wait < 90 ? wait : Math.ceil(wait / 60))), true);
     } else if (body.fields) {
       var first;
       Object.keys(body.fields).forEach(function (name) {

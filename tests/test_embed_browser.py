@@ -363,6 +363,22 @@ def test_widget_shows_field_errors_wait_time_and_keeps_text_offline(
     expect(widget.get_by_label("Kommentar", exact=True)).to_have_value("Noch ein Kommentar")
     assert len(rows(app)) == 1
 
+    # One second left is said in the singular.
+    def one_second_left(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        headers = {"Retry-After": "1", "Access-Control-Allow-Origin": "*",
+                   "Access-Control-Expose-Headers": "Retry-After"}  # fmt: skip
+        route.fulfill(status=429, headers=headers, json={"error": "rate_limited", "message": "-"})
+
+    page.route("**/comments", one_second_left)
+    widget.get_by_role("button", name="Kommentar absenden").click()
+    expect(widget.get_by_role("status")).to_contain_text(
+        "Bitte warten Sie 1 Sekunde und senden Sie dann noch einmal."
+    )
+    page.unroute("**/comments")
+
     page.route("**/comments", lambda route: route.abort())
     widget.get_by_role("button", name="Kommentar absenden").click()
     expect(widget.get_by_role("status")).to_contain_text("Keine Verbindung. Ihr Text ist noch da")
