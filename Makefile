@@ -35,6 +35,7 @@ serve: $(STAMP) $(MO)
 # Load benchmark against a minimal Flask app in the same run (see docs/performance.md).
 bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || \
+		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; } || \
 		echo "wrk is not available: using the Python load generator"
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 
