@@ -17,7 +17,7 @@ import threading
 import unicodedata
 from functools import partial
 
-from bleach.linkifier import LinkifyFilter
+from bleach.linkifier import EMAIL_RE, URL_RE, LinkifyFilter
 from bleach.sanitizer import Cleaner
 
 POLICY_VERSION = 1
@@ -81,13 +81,39 @@ def normalize_text(text: str) -> str:
     return _CONTROLS.sub("", text).strip()
 
 
+def _is_plain(lines: list[str]) -> bool:
+    """Whether bleach would leave these lines as they are, but for escaping ``>``.
+
+    True for text without markup (no ``<``), entities (no ``&``), links or e-mail addresses
+    (bleach's own patterns, applied line by line as its linkifier sees the text between our
+    ``<br>`` tags) or lone surrogates. Most comments are such plain sentences, and for them the
+    HTML parse of the full cleaner is pure cost; ``tests/test_sanitize.py`` checks the shortcut
+    against the cleaner on generated text.
+    """
+    for line in lines:
+        if "<" in line or "&" in line or URL_RE.search(line) or EMAIL_RE.search(line):
+            return False
+        if not line.isascii():
+            try:
+                line.encode()
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
 def render(text: str) -> str:
     """Turn a reader's text into the HTML that may be shown on an article page."""
     text = normalize_text(text)
     if not text:
         return ""
-    paragraphs = _PARAGRAPH_BREAK.split(text)
-    markup = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    paragraphs = [p.split("\n") for p in _PARAGRAPH_BREAK.split(text)]
+    if all(_is_plain(lines) for lines in paragraphs):
+        html = "".join(
+            f"<p>{'<br>'.join(line.replace('>', '&gt;') for line in lines)}</p>"
+            for lines in paragraphs
+        )
+        return _EMPTY_PARAGRAPH.sub("", html)
+    markup = "".join(f"<p>{'<br>'.join(lines)}</p>" for lines in paragraphs)
     # Comments, doctypes and CDATA would otherwise pass as markup or vanish; show them as text.
     markup = markup.replace("<!", "&lt;!")
     html = _cleaner().clean(markup)

@@ -1,5 +1,8 @@
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from moderation import sanitize
 from moderation.sanitize import LINK_REL, normalize_text, render
 
 REL = f'rel="{LINK_REL}"'
@@ -81,3 +84,45 @@ def test_blockquote_survives() -> None:
 
 def test_normalize_text() -> None:
     assert normalize_text(" A\u030a\r\nb\u200f ") == "\u00c5\nb\u200f"
+
+
+# --- the shortcut for plain text gives exactly what the cleaner gives ------------------------
+
+# Sentences as readers write them, with what could trip the shortcut: '>', quotes, dots that
+# are not domains, '@' that is not an address, several lines and paragraphs, any Unicode.
+_PIECES = st.sampled_from(
+    [" ", "\n", "\n\n", "\n \n", ">", ">>", "'", '"', ".", "@", ":", "/", "www", "de", "com",
+     "Zahlen.", "z.B.", "Spaß", "ÄÖÜ", "-->", "a>b", "ok:)", "…", "\u00a0", "\u2028", "\ufeff"]
+)  # fmt: skip
+_TEXT = st.lists(st.one_of(_PIECES, st.text(min_size=1, max_size=8)), max_size=30).map("".join)
+
+
+def _by_the_cleaner(text: str) -> str:
+    """What render() gives without its shortcut: always through bleach."""
+    text = sanitize.normalize_text(text)
+    if not text:
+        return ""
+    paragraphs = sanitize._PARAGRAPH_BREAK.split(text)
+    markup = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
+    html = sanitize._cleaner().clean(markup.replace("<!", "&lt;!"))
+    return sanitize._EMPTY_PARAGRAPH.sub("", html)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_TEXT)
+def test_the_plain_text_shortcut_matches_the_cleaner(text: str) -> None:
+    assert render(text) == _by_the_cleaner(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Die Zahlen sind nachvollziehbar. Aber: die Schlussfolgerung greift zu kurz!",
+        "Zeile eins\nZeile zwei > Zeile eins\n\n  Neuer Absatz mit \"Zitat\" und 'so'.",
+        "Mehr auf zeit.de und unter mail@example.org",  # links: the cleaner's path
+        "a < b & c",  # markup characters: the cleaner's path
+        "lone \ud800 surrogate",
+    ],
+)
+def test_the_shortcut_on_typical_comments(text: str) -> None:
+    assert render(text) == _by_the_cleaner(text)
