@@ -47,8 +47,8 @@ one installation from sharing one allowance, and lets each newsroom tune its own
 a query on the database (index ``ix_comment_source_created``), so it holds across workers and
 hosts; while counting, the source is locked (a PostgreSQL advisory lock; on SQLite the
 submission's transaction holds the write lock from its start, see
-:func:`moderation.database.writes`), so two workers cannot both let the last allowed comment
-through.
+:func:`moderation.database.writes_on_driver`), so two workers cannot both let the last
+allowed comment through.
 """
 
 from __future__ import annotations
