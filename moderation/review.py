@@ -213,11 +213,16 @@ class Cursor:
 class QueuePage:
     comments: list[Comment]
     next: str | None  # cursor of the following page, or None on the last page
-    # source_hash → how many *other* comments came from that source, for each card's marker
+    # source_hash → how many *other* comments came from that source (at most
+    # SOURCE_COUNT_CAP), for each card's marker
     others_from_source: dict[str, int] = field(default_factory=dict)
 
     def others(self, comment: Comment) -> int:
         return self.others_from_source.get(comment.source_hash or "", 0)
+
+    @property
+    def others_cap(self) -> int:
+        return SOURCE_COUNT_CAP
 
 
 def _escape_like(text: str) -> str:
@@ -282,17 +287,32 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
     return QueuePage(comments, next_cursor, source_counts(c.source_hash for c in comments))
 
 
+# The card's "N other comments from the same source" counts this far and no further: a source
+# that sent a flood would otherwise cost a count over all of its comments on every page.
+SOURCE_COUNT_CAP = 1000
+
+
 def source_counts(hashes: Iterable[str | None]) -> dict[str, int]:
-    """For each source: how many other comments it sent (one grouped, indexed query)."""
-    wanted = {h for h in hashes if h}
+    """For each source: how many other comments it sent, up to :data:`SOURCE_COUNT_CAP`.
+
+    One query: a bounded count per source, each an index range of at most the cap.
+    """
+    wanted = sorted({h for h in hashes if h})
     if not wanted:
         return {}
-    rows = db.session.execute(
-        select(Comment.source_hash, func.count())
-        .where(Comment.source_hash.in_(wanted))
-        .group_by(Comment.source_hash)
-    )
-    return {source: count - 1 for source, count in rows}
+    bounded = [
+        select(func.count())
+        .select_from(
+            select(Comment.id)
+            .where(Comment.source_hash == source)
+            .limit(SOURCE_COUNT_CAP + 1)
+            .subquery()
+        )
+        .scalar_subquery()
+        for source in wanted
+    ]
+    counts = db.session.execute(select(*bounded)).one()
+    return {source: count - 1 for source, count in zip(wanted, counts, strict=True)}
 
 
 def count_pending(cap: int | None = None) -> int:

@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from helpers import THREAD, approve, post_comment
 from moderator_ui import logged_in, post
 
+from moderation import review
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site
 from moderation.review import history
@@ -77,6 +78,20 @@ def test_queue_shows_a_card_with_everything(
     assert source[:6] in html
     assert "2 other comments from the same source" in html
     assert 'id="pending-count"' in html and ">2</span>" in html
+
+
+def test_the_count_of_a_sources_other_comments_stops_at_the_cap(
+    client: FlaskClient, mod: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(review, "SOURCE_COUNT_CAP", 2)
+    for n in range(2):
+        post_comment(client, body=f"Nummer {n}.")
+    assert "1 other comment from the same source" in mod.get("/moderate/").get_data(as_text=True)
+    for n in range(2, 5):
+        post_comment(client, body=f"Nummer {n}.")
+    html = mod.get("/moderate/").get_data(as_text=True)
+    assert "2 or more other comments from the same source" in html
+    assert "4 other comments" not in html
 
 
 def test_queue_is_oldest_first_and_says_when_empty(client: FlaskClient, mod: FlaskClient) -> None:
