@@ -17,7 +17,6 @@ from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .extensions import csrf, db
 from .models import Article, Comment, Site
 from .privacy import request_source
-from .sites import origin_allowed
 from .submission import (
     MAX_ID,
     parse_submission,
@@ -55,7 +54,7 @@ def _own_origin() -> str:
 def _allow_writes_from(site: Site) -> None:
     """Refuse a write from a page the site did not allow; allowed pages may read the answer."""
     origin = request.headers.get("Origin")
-    if not origin_allowed(site, origin, _own_origin()):
+    if not sites.origin_allowed(site, origin, _own_origin()):
         raise Forbidden(
             f"Pages on {origin} may not post comments to this site.", code="forbidden_origin"
         )

@@ -265,6 +265,12 @@ def test_closed_article_refuses_with_403(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 403
     assert response.get_json()["error"] == "closed"
     assert snapshot(app) == before
+    # The request checks come first (README, "Abuse protection"): a forged form is refused
+    # as such, before the article is looked at.
+    forged = post_comment(client, form_token="forged")
+    assert forged.status_code == 400
+    assert forged.get_json()["error"] == "invalid_form_token"
+    assert snapshot(app) == before
 
 
 def test_paused_site_refuses_with_403(app: Flask, client: FlaskClient) -> None:

@@ -277,13 +277,8 @@ def test_a_list_that_keeps_changing_goes_out_without_etag(
         assert response.headers["Cache-Control"] == "no-store"
 
 
-def test_the_state_ttl_bounds_staleness(database_url: str, tmp_path: Path) -> None:
-    app = make_app(database_url, tmp_path, LIST_STATE_TTL=3600)
-    reset_schema(app)
-    with app.app_context():
-        create_site("demo", "Demo", [], "de")
-        db.session.remove()
-    client = app.test_client()
+def test_the_state_ttl_bounds_staleness(app: Flask, client: FlaskClient) -> None:
+    app.config["LIST_STATE_TTL"] = 3600
     approve(client, post_comment(client).get_json()["id"])
     before = client.get(f"{THREAD}/comments")
     approve(client, post_comment(client, body="Neu.").get_json()["id"])
@@ -293,9 +288,6 @@ def test_the_state_ttl_bounds_staleness(database_url: str, tmp_path: Path) -> No
     fresh = client.get(f"{THREAD}/comments", headers={"If-None-Match": before.headers["ETag"]})
     assert fresh.status_code == 200
     assert fresh.get_json()["count"] == 2
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 def test_the_state_query_follows_the_app(database_url: str, tmp_path: Path) -> None:

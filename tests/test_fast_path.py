@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app, reset_schema
+from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import THREAD, approve, post_comment
@@ -23,9 +23,7 @@ from werkzeug.routing import RequestRedirect
 from werkzeug.test import Client, TestResponse
 
 from moderation import approved, database, fast_path
-from moderation.extensions import db
 from moderation.fast_path import LIST_PATH, FastPath, page_params
-from moderation.sites import create_site
 
 LIST = f"{THREAD}/comments"
 
@@ -128,14 +126,9 @@ def test_a_weak_or_other_etag_gets_the_page_as_from_flask(client: FlaskClient, s
 
 
 def test_the_state_ttl_holds_in_the_fast_path(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = make_app(database_url, tmp_path, LIST_STATE_TTL=3600)
-    reset_schema(app)
-    with app.app_context():
-        create_site("demo", "Demo", [], "de")
-        db.session.remove()
-    client = app.test_client()
+    app.config["LIST_STATE_TTL"] = 3600
     approve(client, post_comment(client).get_json()["id"])
     etag = client.get(LIST).headers["ETag"]
     queries: list[tuple] = []
@@ -149,9 +142,6 @@ def test_the_state_ttl_holds_in_the_fast_path(
     assert client.get(LIST, headers={"If-None-Match": etag}).status_code == 304
     assert client.get(LIST).status_code == 200
     assert queries == []  # both from the state this worker read less than the TTL ago
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
 
 
 # --- what it leaves to Flask -------------------------------------------------------------------
