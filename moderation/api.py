@@ -15,10 +15,10 @@ from werkzeug.exceptions import BadRequest
 from . import approved, form_tokens, openapi, sites
 from .errors import Forbidden, InvalidInput, NotFound, ServiceError
 from .extensions import csrf, db
-from .models import Article, Comment, Site
+from .models import Article, Site
 from .privacy import request_source
+from .rules import MAX_ID
 from .submission import (
-    MAX_ID,
     parse_submission,
     submit_comment,
     validate_article_key,
@@ -47,22 +47,18 @@ class SessionsOutsideTheApi(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _own_origin() -> str:
-    return f"{request.scheme}://{request.host}"
-
-
 def _allow_writes_from(site: Site) -> None:
     """Refuse a write from a page the site did not allow; allowed pages may read the answer."""
     origin = request.headers.get("Origin")
-    if not sites.origin_allowed(site, origin, _own_origin()):
+    if not sites.origin_allowed(site, origin):
         raise Forbidden(
             f"Pages on {origin} may not post comments to this site.", code="forbidden_origin"
         )
     g.cors_origin = origin
 
 
-def _preflight(site: Site, methods: str) -> Response:
-    _allow_writes_from(site)
+def _preflight(methods: str) -> Response:
+    """The answer to a CORS preflight whose origin was checked (``g.cors_origin``)."""
     response = Response(status=204)
     response.headers["Access-Control-Allow-Methods"] = methods
     response.headers["Access-Control-Allow-Headers"] = WRITE_HEADERS
@@ -79,7 +75,12 @@ READ_CORS_HEADERS = (
 
 @bp.after_request
 def cors_headers(response: Response) -> Response:
-    if request.method in ("GET", "HEAD"):
+    if g.get("private_read"):
+        # Readable only by the pages the site allows (see form_token); no wildcard.
+        if g.get("cors_origin"):
+            response.headers["Access-Control-Allow-Origin"] = g.cors_origin
+        response.vary.add("Origin")
+    elif request.method in ("GET", "HEAD"):
         for name, value in READ_CORS_HEADERS:
             response.headers[name] = value
     elif g.get("cors_origin"):
@@ -148,7 +149,8 @@ def list_headers(
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
 def comments_preflight(site: str, article: str) -> Response:
     validate_article_key(article)
-    return _preflight(sites.snapshot(site), "GET, POST")
+    _allow_writes_from(sites.snapshot(site))
+    return _preflight("GET, POST")
 
 
 @bp.post(f"{THREAD}/comments", provide_automatic_options=False)
@@ -165,6 +167,8 @@ def post_comment(site: str, article: str) -> tuple[Response, int]:
         data = request.get_json()
     except BadRequest:
         raise InvalidInput("The request body is not valid JSON.", code="invalid_json") from None
+    except RecursionError:  # arrays or objects nested a thousand deep
+        raise InvalidInput("The request body is nested too deeply.", code="invalid_json") from None
     accepted = submit_comment(
         the_site, article, parse_submission(data), source_hash=request_source()
     )
@@ -179,9 +183,14 @@ def form_token(site: str, article: str) -> Response:
 
     Also what the form needs to know before it is shown: the site's language, whether
     commenting is closed, and the length limits (for the remaining-characters counter).
+
+    Only the site's own pages may read it (CORS for the allowed origins, no wildcard): a token
+    that any page's script could fetch would let any page post in its visitors' names.
     """
     validate_article_key(article)
     the_site = sites.snapshot(site)
+    g.private_read = True
+    _allow_writes_from(the_site)
     closed = the_site.paused or bool(
         db.session.scalar(
             db.select(Article.closed).where(Article.site_id == the_site.id, Article.key == article)
@@ -228,24 +237,30 @@ def openapi_document() -> Response:
     return jsonify(openapi.document())
 
 
-def _site_of_comment(comment_id: int) -> Site:
-    site = None
-    if comment_id <= MAX_ID:  # larger numbers are no id, and too large for the database
-        site = db.session.scalars(
-            db.select(Site).join(Article).join(Comment).where(Comment.id == comment_id)
-        ).first()
-    if site is None:
-        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
-    return site
-
-
 @bp.route(COMMENT, methods=["OPTIONS"], provide_automatic_options=False)
 def comment_preflight(comment_id: int) -> Response:
-    return _preflight(_site_of_comment(comment_id), "DELETE")
+    """Allowed for a page of any site here: the answer must not tell which ids exist.
+
+    The DELETE itself is checked against the comment's own site, once its token has proved
+    that the sender knows the comment.
+    """
+    if not 1 <= comment_id <= MAX_ID:  # no id at all: saying so tells nothing
+        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
+    origin = request.headers.get("Origin")
+    if not sites.origin_known(origin):
+        raise Forbidden(
+            f"Pages on {origin} may not withdraw comments here.", code="forbidden_origin"
+        )
+    g.cors_origin = origin
+    return _preflight("DELETE")
 
 
 @bp.delete(COMMENT, provide_automatic_options=False)
 def delete_comment(comment_id: int) -> Response:
-    _allow_writes_from(_site_of_comment(comment_id))
-    comment = withdraw_comment(comment_id, request.headers.get("X-Comment-Token"))
+    """Withdraw a comment; a missing comment and a wrong token get the same answer."""
+    comment = withdraw_comment(
+        comment_id,
+        request.headers.get("X-Comment-Token"),
+        allow=_allow_writes_from,
+    )
     return jsonify({"id": comment.id, "status": comment.status.value})

@@ -23,6 +23,7 @@ from . import database, privacy
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Ban, BanKind, Comment, utcnow
+from .rules import EMAIL, MAX_EMAIL_LENGTH
 
 SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 _DURATION = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)")
@@ -74,7 +75,6 @@ def _value(kind: BanKind, value: str) -> str:
                 code="invalid_source",
             )
         return value
-    from .submission import EMAIL, MAX_EMAIL_LENGTH
 
     if len(value) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(value):
         raise InvalidInput(f"{value!r} is not a valid e-mail address.", code="invalid_email")

@@ -63,7 +63,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
-from . import bans, form_tokens, sites, wordlists
+from . import bans, database, form_tokens, sites, wordlists
 from .database import Driver
 from .errors import InvalidInput, RateLimited
 from .models import Language, Site
@@ -241,10 +241,27 @@ def rate_limit(ctx: CheckContext) -> None:
     if not ctx.source_hash or not limits:
         return None
     _lock_source(ctx)
+    _refuse_over(ctx, limits, ctx.db)
+    return None
+
+
+def refuse_over_rate_limit(ctx: CheckContext) -> None:
+    """The rate limit, read before the comment is rendered: a flood costs no sanitizing.
+
+    Outside the write transaction and without the lock, so it can let one comment too many
+    pass while others are being stored; :func:`rate_limit` then refuses it, exactly.
+    """
+    limits = rate_limits(ctx.site)
+    if ctx.source_hash and limits:
+        with database.reading() as driver:
+            _refuse_over(ctx, limits, driver)
+
+
+def _refuse_over(ctx: CheckContext, limits: list[tuple[int, timedelta]], driver: Driver) -> None:
     longest = max(window for _, window in limits)
-    since = ctx.db.timestamp(ctx.now - longest)
-    rows = ctx.db.all(_RECENT_ON_SITE, (ctx.source_hash, since, ctx.site.id))
-    recent = [ctx.db.moment(created_at) for (created_at,) in rows]
+    since = driver.timestamp(ctx.now - longest)
+    rows = driver.all(_RECENT_ON_SITE, (ctx.source_hash, since, ctx.site.id))
+    recent = [driver.moment(created_at) for (created_at,) in rows]
     wait = 0.0
     for limit, window in limits:
         inside = [moment for moment in recent if moment > ctx.now - window]
@@ -257,7 +274,6 @@ def rate_limit(ctx: CheckContext) -> None:
             _RATE_MESSAGE[language].format(wait=_wait_text(seconds, language)),
             retry_after=seconds,
         )
-    return None
 
 
 def words(ctx: CheckContext) -> list[Finding]:

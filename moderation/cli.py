@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -388,7 +389,8 @@ def privacy_purge(
     by_status = ", ".join(f"{n} {status}" for status, n in sorted(result.removed.items()))
     click.echo(
         f"Removed {result.comments} comments ({by_status or 'none due'}), {result.bans} ended "
-        f"bans, {result.login_attempts} old failed logins; cleared {result.source_hashes} "
+        f"bans, {result.login_attempts} old failed logins, {result.form_tokens} expired form "
+        f"tokens; cleared {result.source_hashes} "
         "source hashes."
     )
 
@@ -403,7 +405,10 @@ def privacy_export(email: str, output: str | None) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if output:
         try:
-            with open(output, "w", encoding="utf-8") as f:
+            # A reader's e-mail and comments: readable by the operator only.
+            fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(fd, 0o600)  # also when the file existed with a looser mode
+            with open(fd, "w", encoding="utf-8") as f:
                 f.write(text)
         except OSError as error:
             raise click.ClickException(f"Cannot write {output}: {error.strerror}") from None

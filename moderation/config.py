@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import stat
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -68,10 +69,21 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # set true behind TLS
     PERMANENT_SESSION_LIFETIME = timedelta(hours=12)
+    # PERMANENT_SESSION_LIFETIME ends an idle session (the cookie is renewed on each request);
+    # this ends any session this long after its login, however busy (seconds or a timedelta).
+    SESSION_ABSOLUTE_LIFETIME = 12 * 3600
     WTF_CSRF_TIME_LIMIT = 12 * 3600
-    # Failed logins per username, or per source, within the window before logins are refused.
-    LOGIN_MAX_ATTEMPTS = 5
+    # Login throttling (moderation/auth.py). Failures are counted within the window; at a limit
+    # the next try waits LOGIN_FIRST_DELAY_SECONDS after the latest failure, and each further
+    # failure doubles that wait, up to the window.
     LOGIN_WINDOW_SECONDS = 15 * 60
+    LOGIN_FIRST_DELAY_SECONDS = 60
+    LOGIN_MAX_ATTEMPTS = 5  # per username and source (or known device)
+    # Per username from anywhere, and per source across usernames. Neither applies to a known
+    # device (a browser that signed in to that username before) or to a source that did.
+    LOGIN_MAX_ATTEMPTS_PER_USERNAME = 50
+    LOGIN_MAX_ATTEMPTS_PER_SOURCE = 20
+    LOGIN_KNOWN_DEVICE_DAYS = 180  # lifetime of the known-device cookie set at each login
     QUEUE_PAGE_SIZE = 25  # cards per page of the moderation queue
 
     # --- moderator UI language and time zone ------------------------------------------------
@@ -79,6 +91,9 @@ class Defaults:
     BABEL_DEFAULT_TIMEZONE = "Europe/Berlin"  # times are shown in this zone
 
     # --- proxies ---------------------------------------------------------------------------
+    # The service's public address (https://comments.example.org). When set, it is the only
+    # origin counted as the service's own (the Host header is the client's to choose).
+    PUBLIC_URL: str | None = None
     TRUSTED_PROXIES = 0  # how many reverse proxies set X-Forwarded-For; 0 ignores the header
 
 
@@ -90,7 +105,7 @@ def load_config(app: Flask, test_config: dict | None = None) -> None:
     if test_config:
         app.config.from_mapping(test_config)
 
-    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    _private_folder(app, Path(app.instance_path))
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path) / "secret_key")
     url = app.config.get("DATABASE_URL") or (
@@ -107,6 +122,39 @@ def load_config(app: Flask, test_config: dict | None = None) -> None:
                 "pool_pre_ping": True,
             },
         )
+
+
+def _private_folder(app: Flask, path: Path) -> None:
+    """Create the instance folder 0700, and take other users' access away from an existing one.
+
+    It holds the secret key and the SQLite database (readers' e-mail addresses, every comment),
+    so nobody else on the host has any business in it. A fresh clone has it 0755 (git creates
+    it for its README), hence the repair. A folder the service does not own, or a shared one
+    (sticky bit, as ``/tmp``), is left as it is, with a warning.
+    """
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    status = path.stat()
+    mode = stat.S_IMODE(status.st_mode)
+    if not mode & 0o077:
+        return
+    if status.st_uid == os.geteuid() and not mode & stat.S_ISVTX:
+        try:
+            path.chmod(mode & 0o700)
+        except OSError:
+            pass
+        else:
+            app.logger.warning(
+                "The instance folder %s was open to other users (mode %o); it is now %o",
+                path,
+                mode,
+                mode & 0o700,
+            )
+            return
+    app.logger.warning(
+        "The instance folder %s is open to other users (mode %o); run chmod 700 on it",
+        path,
+        mode,
+    )
 
 
 def _instance_secret(path: Path) -> str:

@@ -48,6 +48,7 @@ def init_app(app: Flask) -> None:
         engine = db.engine
     if engine.dialect.name != "sqlite":
         return
+    _keep_sqlite_files_private(app, engine)
     busy_timeout = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
     synchronous = str(app.config["SQLITE_SYNCHRONOUS"]).upper()
     if synchronous not in ("FULL", "EXTRA", "NORMAL"):
@@ -78,6 +79,53 @@ def init_app(app: Flask) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def sqlite_file(engine: Engine) -> str | None:
+    """The path of an engine's SQLite database file, or None for a database in memory or one
+    named by a ``file:`` URI (whose options the service does not interpret)."""
+    url = engine.url
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    if url.query.get("uri") or url.database.startswith("file:"):
+        return None
+    return url.database
+
+
+def create_private_file(path: str) -> None:
+    """Create ``path`` empty and readable by its owner only, unless it exists already.
+
+    SQLite creates a database with mode 0644 (less the umask) and gives its ``-wal``, ``-shm``
+    and ``-journal`` files the database file's mode. The database holds readers' e-mail
+    addresses and every comment, so it is created here first, 0600, before SQLite opens it:
+    an empty file is a valid empty database, and all the files SQLite adds then inherit 0600.
+    ``O_CREAT`` without ``O_EXCL`` leaves a file that exists (another worker's, or one made
+    before) as it is, so workers starting together cannot race.
+    """
+    # No folder, or a file this user may not write: SQLite then does what it always did.
+    with contextlib.suppress(FileNotFoundError, PermissionError):
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600))
+
+
+def _keep_sqlite_files_private(app: Flask, engine: Engine) -> None:
+    """Create the database file 0600 before every new connection (it may have been removed
+    since the last one), and warn once if an existing file can be read by other users."""
+    path = sqlite_file(engine)
+    if path is None:
+        return
+    with contextlib.suppress(FileNotFoundError):
+        mode = os.stat(path).st_mode & 0o777
+        if mode & 0o077:
+            app.logger.warning(
+                "The database %s can be read by other users (mode %o); "
+                "run chmod 600 on it and its -wal and -shm files",
+                path,
+                mode,
+            )
+
+    @event.listens_for(engine, "do_connect")
+    def sqlite_private_file(*args: Any) -> None:
+        create_private_file(path)
 
 
 def is_sqlite_lock(error: BaseException) -> bool:
@@ -214,17 +262,24 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
-def read_all(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> list[tuple]:
-    """Rows straight from the driver on a pooled connection, outside any transaction of the
-    session: no ORM, no SQL compilation; on SQLite (autocommit) the SELECT is its own snapshot.
-    For the reads that every article view or comment makes. ``engine`` defaults to the current
-    app's (:mod:`moderation.fast_path` passes it, as it runs outside any Flask context)."""
+@contextlib.contextmanager
+def reading(engine: Engine | None = None) -> Iterator[Driver]:
+    """A :class:`Driver` on a pooled connection, outside any transaction of the session: no
+    ORM, no SQL compilation; on SQLite (autocommit) each SELECT is its own snapshot. For the
+    reads that every article view or comment makes. ``engine`` defaults to the current app's
+    (:mod:`moderation.fast_path` passes it, as it runs outside any Flask context)."""
     engine = engine or db.engine
     connection = engine.raw_connection()
     try:
-        return Driver(connection, engine.dialect).all(sql, params)
+        yield Driver(connection, engine.dialect)
     finally:
         connection.close()  # back to the pool, which ends any transaction the driver opened
+
+
+def read_all(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> list[tuple]:
+    """Rows of one query, read as :func:`reading` does."""
+    with reading(engine) as driver:
+        return driver.all(sql, params)
 
 
 def read_one(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> tuple | None:

@@ -7,8 +7,10 @@
   that posts back and redirects (PRG). It works with JavaScript off, as a top-level page and
   inside an iframe on the news site. It calls the same use cases as the JSON API.
 
-The page's form is anonymous and is protected by the signed, time-stamped form token of
-:mod:`moderation.form_tokens`, not by Flask-WTF's session-bound CSRF token: inside an iframe on
+The page's form is anonymous. A post is accepted only from the page itself (``Sec-Fetch-Site:
+same-origin`` and our own ``Origin`` when the browser sends them) and with the signed,
+time-stamped, single-use form token of :mod:`moderation.form_tokens`, not with Flask-WTF's
+session-bound CSRF token: inside an iframe on
 another site, browsers that block third-party cookies send us no cookie at all, so a session
 token could never match and every comment would be refused. What CSRF protection has to prove
 here is only "this form was served by us, for this article, recently", and a signature with a
@@ -41,13 +43,12 @@ from flask import (
 )
 from sqlalchemy import select
 
-from . import approved, form_tokens
-from .errors import InvalidInput, RateLimited, ServiceError
+from . import approved, form_tokens, rules, sites
+from .errors import Forbidden, InvalidInput, RateLimited, ServiceError
 from .extensions import csrf, db
 from .forms import CommentForm
 from .models import Article, Comment, CommentStatus, Site
 from .privacy import request_source
-from .sites import snapshot
 from .submission import parse_submission, submit_comment, validate_article_key
 
 bp = Blueprint("embed", __name__)
@@ -237,7 +238,9 @@ def content_security_policy(response: Response) -> Response:
         if g.get("page_policy"):
             policy += "; " + PAGE_POLICY
         response.headers["Content-Security-Policy"] = policy
-        response.headers["Referrer-Policy"] = "no-referrer"
+        # Not no-referrer: with it, browsers send "Origin: null" on the form's own POST, and
+        # that could not be told apart from a post made by another site's page.
+        response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -308,11 +311,10 @@ def _closed_reason(site: Site, article_key: str) -> str | None:
     return "closed" if closed else None
 
 
-def _reply_target(site: Site, article_key: str, parent_id: Any) -> dict | None:
+def _reply_target(site: Site, article_key: str, raw_parent_id: Any) -> dict | None:
     """The approved comment a reply goes to, or None when there is no such comment."""
-    try:
-        parent_id = int(parent_id)
-    except (TypeError, ValueError):
+    parent_id = rules.parse_id(raw_parent_id)
+    if parent_id is None:
         return None
     row = db.session.execute(
         select(Comment.id, Comment.author)
@@ -328,8 +330,7 @@ def _reply_target(site: Site, article_key: str, parent_id: Any) -> dict | None:
 
 
 def _after_arg() -> int | None:
-    raw = request.args.get("after", "")
-    return int(raw) if raw.isdigit() else None
+    return rules.parse_id(request.args.get("after"))
 
 
 def _page_url(site: Site, article: str, lang: str | None = None, **args: Any) -> str:
@@ -390,7 +391,7 @@ def _render_page(
 
 
 def _load_site(site: str, article: str) -> Site:
-    the_site = snapshot(site)
+    the_site = sites.snapshot(site)
     g.frame_ancestors = frame_ancestors(the_site)
     validate_article_key(article)
     return the_site
@@ -402,10 +403,27 @@ def thread(site: str, article: str) -> Response:
     return _render_page(the_site, article, CommentForm(formdata=None))
 
 
+def _refuse_cross_site() -> None:
+    """Only this page may post its form: refuse a post that another site's page made.
+
+    Browsers say where a request comes from: ``Sec-Fetch-Site`` (``same-origin`` for our own
+    form, framed or not) and ``Origin``. A post from elsewhere would let any page make its
+    visitors' browsers comment from their addresses, past the per-address limit, pinning the
+    abuse on them. Clients that send neither (curl) are no browser and ride on no one.
+    """
+    fetch_site = request.headers.get("Sec-Fetch-Site")
+    origin = request.headers.get("Origin")
+    if (fetch_site is not None and fetch_site != "same-origin") or (
+        origin is not None and origin != sites.own_origin()
+    ):
+        raise Forbidden("This form can only be sent from its own page.", code="forbidden_origin")
+
+
 @bp.post(PAGE)
-@csrf.exempt  # protected by the signed form token instead; see the module docstring
+@csrf.exempt  # protected by the origin check and the signed form token; see the docstring
 def submit(site: str, article: str) -> Response:
     the_site = _load_site(site, article)
+    _refuse_cross_site()
     form = CommentForm()
     lang = language(the_site)
     t = TEXT[lang]
@@ -447,7 +465,7 @@ def submit(site: str, article: str) -> Response:
 
 
 def _parent_id(raw: str | None) -> int | str | None:
-    """The hidden parent field as the API would get it: a number, or text that fails there."""
+    """The hidden parent field as the API would get it: an id, or text that fails there."""
     if not raw:
         return None
-    return int(raw) if raw.isdigit() else raw
+    return rules.parse_id(raw) or raw

@@ -34,7 +34,8 @@ from werkzeug.http import parse_etags
 from . import approved
 from .api import list_headers
 from .errors import ServiceError
-from .submission import MAX_ID, validate_article_key
+from .rules import MAX_ID
+from .submission import validate_article_key
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

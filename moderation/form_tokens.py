@@ -8,10 +8,14 @@ A token says "this form for this site and article was handed out at time T". It 
   only that the form was really served by us, recently: a signature plus a timestamp does that
   without any cookie.
 * The abuse checks read its age: a human needs a few seconds to write a comment.
+
+A token is spent when its comment is stored (``moderation.submission``), so one form posts one
+comment. Only the site's pages may fetch one from the API (CORS without a wildcard).
 """
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass
 
@@ -26,8 +30,12 @@ def _serializer() -> URLSafeTimedSerializer:
 
 
 def issue(site: str, article: str) -> str:
-    """A token for a comment form on this site's article."""
-    return _serializer().dumps([site, article])
+    """A token for a comment form on this site's article.
+
+    The nonce makes every token unique, so two readers who load a form in the same second do
+    not share one (a token is accepted once).
+    """
+    return _serializer().dumps([site, article, secrets.token_urlsafe(8)])
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,6 @@ def verify(token: str, site: str, article: str) -> FormToken:
         raise InvalidFormToken(expired=True) from None
     except BadSignature:
         raise InvalidFormToken(expired=False) from None
-    if value != [site, article]:
+    if not isinstance(value, list) or value[:2] != [site, article] or len(value) != 3:
         raise InvalidFormToken(expired=False)
     return FormToken(age=max(0.0, time.time() - issued.timestamp()))

@@ -16,6 +16,8 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from wtforms.widgets import TextArea
 
+from .rules import MAX_TITLE_LENGTH
+
 MAX_NOTE_LENGTH = 500
 
 
@@ -79,6 +81,17 @@ class SiteForm(FlaskForm):
 
 class NewSiteForm(SiteForm):
     slug = StringField(_l("Slug"), validators=[DataRequired(), Length(max=64)])
+
+
+class ArticleTitleForm(FlaskForm):
+    """An article's title as a moderator confirms it (edited or not), or its removal.
+
+    The first commenter gives the title; this form turns it from a reader's claim into the
+    newsroom's. The text sent is what gets confirmed, never what the row holds by then.
+    """
+
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=MAX_TITLE_LENGTH)])
+    action = StringField(_l("Action"), validators=[AnyOf(["confirm", "remove"])])
 
 
 class LocaleForm(FlaskForm):

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -120,7 +121,11 @@ class Article(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
     key: Mapped[str] = mapped_column(String(200))
+    # Title and address come from the first comment that brings them: the reader's claim until
+    # a moderator confirms the title (``title_confirmed``); the address must be on the site's
+    # own origins (see moderation.submission).
     title: Mapped[str | None] = mapped_column(String(300))
+    title_confirmed: Mapped[bool] = mapped_column(default=False, server_default=false())
     url: Mapped[str | None] = mapped_column(String(2000))
     closed: Mapped[bool] = mapped_column(default=False)
     # Bumped whenever the approved list changes: the list's ETag, and a cache key.
@@ -193,6 +198,9 @@ class Moderator(db.Model):
     locale: Mapped[str | None] = mapped_column(String(10))  # UI language override
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sessions carry the generation they were opened in; logging out bumps it, which ends
+    # every session opened before, server-side (a copied cookie is worthless afterwards).
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
 
     @property
     def is_admin(self) -> bool:
@@ -252,3 +260,15 @@ class LoginAttempt(db.Model):
     username: Mapped[str] = mapped_column(String(80))
     source_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class FormTokenUse(db.Model):
+    """A spent comment-form token (its SHA-256): each token is accepted once.
+
+    Kept until the token would have expired anyway; after that the signature check refuses it.
+    """
+
+    __table_args__ = (Index("ix_form_token_use_expires", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)

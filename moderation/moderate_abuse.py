@@ -8,21 +8,24 @@ and edit a site's word lists and limits: keeping spam out is their daily work.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from . import bans, moderate, sites, wordlists
+from . import bans, moderate, rules, sites, wordlists
 from .auth import login_required, safe_next
-from .errors import InvalidInput, ServiceError
+from .errors import InvalidInput, NotFound, ServiceError
 from .forms import BanForm, SitePolicyForm
 from .i18n import error_message
 
 bp = Blueprint("moderate_abuse", __name__, url_prefix="/moderate")
 bp.register_error_handler(ServiceError, moderate.service_error)
+bp.before_request(moderate.refuse_unstorable_text)
 
 PERIODS = ("1d", "7d", "30d", "forever")
+NUMBER = re.compile(r"[0-9]{1,10}")
 
 
 def _back(default: str) -> Any:
@@ -44,13 +47,15 @@ def period_label(period: str) -> str:
     }[period]
 
 
-@bp.post("/comments/<int:comment_id>/ban")
+@bp.post("/comments/<id:comment_id>/ban")
 @login_required
 def ban(comment_id: int) -> Any:
     """Ban the source or the e-mail address of a comment's author (the card's ban form)."""
     form = BanForm()
     if not form.validate():
         raise InvalidInput(_form_errors(form))
+    if not rules.is_row_id(comment_id):  # the database would raise, not find nothing
+        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     made = bans.ban_comment_author(
         comment_id,
         form.by.data,
@@ -83,20 +88,26 @@ def protection() -> str:
     )
 
 
-@bp.post("/bans/<int:ban_id>/lift")
+@bp.post("/bans/<id:ban_id>/lift")
 @login_required
 def lift(ban_id: int) -> Any:
+    if not rules.is_row_id(ban_id):  # the database would raise, not find nothing
+        raise NotFound(f"There is no ban {ban_id}.", code="unknown_ban")
     bans.lift_ban(ban_id)  # CSRFProtect checked the form's token before the view ran
     flash(gettext("Ban lifted."), "success")
     return _back(url_for(".protection"))
 
 
 def _number(raw: str | None, label: str) -> int | None:
-    """A limit from a form: empty means the service default."""
+    """A limit from a form: empty means the service default.
+
+    ASCII digits only: ``str.isdigit`` also takes "²" (which ``int`` then refuses, a 500) and
+    "١٢"; :func:`sites.update_policy` checks the range.
+    """
     value = (raw or "").strip()
     if not value:
         return None
-    if not value.isdigit():
+    if not NUMBER.fullmatch(value):
         raise InvalidInput(
             gettext("%(field)s: a whole number, or empty for the default.", field=label),
             code="invalid_policy",
@@ -148,6 +159,7 @@ def site_rules(slug: str) -> Any:
 
 
 def init_app(app: Flask) -> None:
+    moderate.register_converters(app)  # the routes' <id:…>
     app.register_blueprint(bp)
     app.jinja_env.globals["ban_periods"] = PERIODS
     app.jinja_env.filters["ban_period_label"] = period_label

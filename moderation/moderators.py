@@ -6,7 +6,7 @@ import re
 import secrets
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import database
@@ -69,15 +69,39 @@ def set_active(username: str, active: bool, *, by: Moderator | None = None) -> M
     if not active and by is not None and by.id == moderator.id:
         raise Conflict("You cannot deactivate your own account.", code="self_deactivation")
     moderator.active = active
+    if not active:
+        # Reactivating the account later must not bring its old sessions back to life.
+        _bump_generation(moderator)
     db.session.commit()
     return moderator
 
 
 def set_password(username: str, password: str) -> Moderator:
+    """A new password; every session opened with the old one ends."""
     moderator = get_moderator(username)
     moderator.password_hash = generate_password_hash(validate_password(password))
+    _bump_generation(moderator)
     db.session.commit()
     return moderator
+
+
+def _bump_generation(moderator: Moderator) -> None:
+    """Sessions carry the generation they were opened in; a new one ends them all.
+
+    Computed in the database, so two bumps at once still both move it on.
+    """
+    moderator.session_generation = Moderator.session_generation + 1  # type: ignore[assignment]
+
+
+@database.writes
+def end_sessions(moderator_id: int) -> None:
+    """End every session of this moderator, on every device (logging out does this)."""
+    db.session.execute(
+        update(Moderator)
+        .where(Moderator.id == moderator_id)
+        .values(session_generation=Moderator.session_generation + 1)
+    )
+    db.session.commit()
 
 
 def authenticate(username: str, password: str) -> Moderator | None:

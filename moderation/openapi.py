@@ -11,12 +11,10 @@ from typing import Any
 
 from flask import current_app
 
-from .submission import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
+from . import rules
+from .rules import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
-# Text that still has something in it once whitespace, control and bidi characters are dropped
-# (sanitize.normalize_text): a name or a comment of only such characters is refused.
-VISIBLE_TEXT = r"[^\s\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]"
-ARTICLE_KEY_PATTERN = r"^(?!.*//)[A-Za-z0-9](?:[A-Za-z0-9._~\-/]{0,198}[A-Za-z0-9._~\-])?$"
+ARTICLE_KEY_PATTERN = f"^{rules.ARTICLE_KEY_PATTERN}$"
 
 
 def _error(description: str, codes: list[str], *, retry_after: bool = False) -> dict[str, Any]:
@@ -60,7 +58,6 @@ def document() -> dict[str, Any]:
         "in": "path",
         "required": True,
         "description": "The article's key: a slug or a path such as `politik/2026/x`.",
-        # The key pattern of submission.ARTICLE_KEY, without "//" and without a trailing "/".
         "schema": {"type": "string", "pattern": ARTICLE_KEY_PATTERN},
     }
     comment_id = {
@@ -229,16 +226,21 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _json("Withdrawn", "Text and e-mail erased."),
                         "400": _error("No token", ["missing_token"]),
-                        "403": _error("Wrong token or origin", ["bad_token", "forbidden_origin"]),
-                        "404": _error("Unknown comment", ["unknown_comment"]),
+                        "403": _error(
+                            "The comment's site does not allow this origin", ["forbidden_origin"]
+                        ),
+                        "404": _error(
+                            "No comment with this id and token (the same answer for both)",
+                            ["unknown_comment"],
+                        ),
                     },
                 },
                 "options": {
                     "operationId": "commentPreflight",
                     "summary": "CORS preflight for withdrawing",
+                    "description": "Answered alike for every id, whether it exists or not.",
                     "parameters": [origin],
-                    "responses": preflight
-                    | {"404": _error("Unknown comment", ["unknown_comment"])},
+                    "responses": preflight | {"404": _error("Not an id", ["unknown_comment"])},
                 },
             },
         },
@@ -299,13 +301,13 @@ def _schemas(config: Any) -> dict[str, Any]:
                     "type": "string",
                     "minLength": 1,
                     "maxLength": max_author,
-                    "pattern": VISIBLE_TEXT,
+                    "pattern": rules.visible_character_class(),
                 },
                 "body": {
                     "type": "string",
                     "minLength": 1,
                     "maxLength": max_body,
-                    "pattern": VISIBLE_TEXT,
+                    "pattern": rules.visible_character_class(),
                 },
                 "email": {"type": ["string", "null"], "maxLength": MAX_EMAIL_LENGTH},
                 "parent_id": {

@@ -6,6 +6,7 @@ purpose either. Run daily (cron or a systemd timer; see the README), :func:`purg
 * spam, ``RETENTION_SPAM_DAYS`` (7) days after it became spam,
 * rejected and withdrawn comments, ``RETENTION_REJECTED_DAYS`` (30) days after that decision,
 * bans that ended (lifted or expired) more than ``RETENTION_REJECTED_DAYS`` days ago,
+* the record of spent comment-form tokens once they have expired,
 
 and clears the source hash of comments older than ``RETENTION_SOURCE_HASH_DAYS`` (30; 0 keeps
 it), together with failed-login records of that age. The time that counts for a comment is its
@@ -33,6 +34,7 @@ from .models import (
     Ban,
     Comment,
     CommentStatus,
+    FormTokenUse,
     LoginAttempt,
     ModerationEvent,
     utcnow,
@@ -48,6 +50,7 @@ class PurgeResult:
     bans: int = 0
     source_hashes: int = 0
     login_attempts: int = 0
+    form_tokens: int = 0
 
     @property
     def comments(self) -> int:
@@ -135,6 +138,12 @@ def purge(
         result.bans = db.session.execute(
             delete(Ban)
             .where(or_(Ban.lifted_at < ban_cutoff, Ban.expires_at < ban_cutoff))
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        # A spent form token past its expiry is refused by its signature alone.
+        result.form_tokens = db.session.execute(
+            delete(FormTokenUse)
+            .where(FormTokenUse.expires_at < now)
             .execution_options(synchronize_session=False)
         ).rowcount
         if source_hash_days:

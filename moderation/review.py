@@ -8,6 +8,7 @@ the moderator UI and the author's withdrawal all call it.
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
-from . import database
+from . import database, rules, sanitize
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site, utcnow
@@ -66,6 +67,8 @@ def pending_queue(site: str | None = None, limit: int = 100) -> Sequence[Comment
 
 def get_comment(comment_id: int, *, for_update: bool = False) -> Comment:
     """The comment with this id; raises :class:`NotFound`."""
+    if not rules.is_row_id(comment_id):
+        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     query = select(Comment).where(Comment.id == comment_id)
     if for_update:
         query = query.with_for_update()
@@ -180,6 +183,11 @@ class QueueFilter:
         return self.status == CommentStatus.PENDING
 
 
+# What Cursor.encode writes: microseconds since 1970 and an id, in ASCII digits. int() alone
+# would also take "+1", " 1", "1_0" and digits of any script ("١٢").
+_CURSOR = re.compile(r"(-?[0-9]{1,19})\.([0-9]{1,10})")
+
+
 @dataclass(frozen=True)
 class Cursor:
     """A place in the queue: the last comment shown, by (created_at, id).
@@ -198,15 +206,14 @@ class Cursor:
     @classmethod
     def decode(cls, value: str) -> Cursor:
         """Raises :class:`InvalidInput` for anything :meth:`encode` did not make."""
-        try:
-            micros, _, ident = value.partition(".")
-            moment = EPOCH + timedelta(microseconds=int(micros))
-            cursor = cls(moment, int(ident))
-        except (ValueError, OverflowError, OSError):
-            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor") from None
-        if cursor.id < 1:
+        match = _CURSOR.fullmatch(value)
+        if match is None or not rules.is_row_id(int(match[2])):
             raise InvalidInput("This place in the queue is not valid.", code="bad_cursor")
-        return cursor
+        try:
+            moment = EPOCH + timedelta(microseconds=int(match[1]))
+        except OverflowError:
+            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor") from None
+        return cls(moment, int(match[2]))
 
 
 @dataclass
@@ -245,6 +252,8 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
     if where.site:
         query = query.join(Comment.article).join(Article.site).where(Site.slug == where.site)
     if where.article_id is not None:
+        if not rules.is_row_id(where.article_id):
+            raise InvalidInput(f"There is no article {where.article_id}.", code="bad_article")
         query = query.where(Comment.article_id == where.article_id)
     if where.text:
         if len(where.text) > MAX_SEARCH_LENGTH:
@@ -337,7 +346,8 @@ def decide_many(
     """The same decision for several comments, in one transaction, one audit event each.
 
     Unknown and withdrawn comments are skipped and reported, not fatal: in a shared queue
-    another moderator or the author may have got there first.
+    another moderator or the author may have got there first. A number that cannot be an id
+    (0, or beyond the database's integers) is unknown too, and never sent to the database.
     """
     decision = parse_decision(decision)
     ids = sorted(set(comment_ids))
@@ -346,11 +356,12 @@ def decide_many(
     if len(ids) > MAX_BULK:
         raise InvalidInput(f"Decide at most {MAX_BULK} comments at once.", code="too_many")
     result = BulkResult()
+    wanted = [comment_id for comment_id in ids if rules.is_row_id(comment_id)]
     # Locked in id order, so two bulk decisions over the same comments cannot deadlock.
     found = {
         c.id: c
         for c in db.session.scalars(
-            select(Comment).where(Comment.id.in_(ids)).order_by(Comment.id).with_for_update()
+            select(Comment).where(Comment.id.in_(wanted)).order_by(Comment.id).with_for_update()
         )
     }
     for comment_id in ids:
@@ -368,7 +379,7 @@ def decide_many(
 
 def get_article(article_id: int) -> Article:
     """The article with this id; raises :class:`NotFound`."""
-    article = db.session.get(Article, article_id)
+    article = db.session.get(Article, article_id) if rules.is_row_id(article_id) else None
     if article is None:
         raise NotFound(f"There is no article {article_id}.", code="unknown_article")
     return article
@@ -386,6 +397,46 @@ def set_article_closed(article_id: int, closed: bool) -> Article:
         article.closed = closed
         bump_article(article.id)
     db.session.commit()
+    return article
+
+
+def clean_title(title: str | None) -> str | None:
+    """A title as a moderator confirms it: one line, without invisible characters; or None.
+
+    Control and format characters (bidi overrides, zero-width spaces …) are dropped: a title
+    the newsroom vouches for should read the same everywhere.
+    """
+    kept = " ".join(rules.strip_invisible(sanitize.normalize_text(title or "")).split())
+    return kept if rules.has_visible_character(kept) else None
+
+
+@database.writes
+def set_article_title(article_id: int, title: str | None) -> Article:
+    """Confirm an article's title as the moderator saw or edited it, or remove it; and commit.
+
+    The first commenter names the article (see :mod:`moderation.submission`), so until a
+    moderator confirms it, the title is a reader's claim and the moderator UI shows it as one.
+    The title stored is the one the moderator sent, never whatever the row holds by then.
+    ``None`` removes it: the next commenter's title is then a claim again. Raises
+    :class:`NotFound`, and :class:`InvalidInput` for a title that is too long or has nothing
+    visible; then nothing changes.
+    """
+    try:
+        cleaned = clean_title(title)
+        if title is not None and cleaned is None:
+            raise InvalidInput("Give the title, or remove it.", code="invalid_title")
+        if cleaned is not None and len(cleaned) > rules.MAX_TITLE_LENGTH:
+            raise InvalidInput(
+                f"A title may have at most {rules.MAX_TITLE_LENGTH} characters.",
+                code="invalid_title",
+            )
+        article = get_article(article_id)
+        article.title = cleaned
+        article.title_confirmed = cleaned is not None
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
     return article
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from sqlalchemy import select
 
-from . import database, wordlists
+from . import database, rules, wordlists
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Language, Site
@@ -21,14 +21,19 @@ SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
 def normalize_origin(value: str) -> str:
     """``https://Example.org/path`` → ``https://example.org``; raises :class:`InvalidInput`."""
-    parts = urlsplit(value.strip())
+    invalid = InvalidInput(
+        f"{value!r} is not an origin like https://www.example.org.", code="invalid_origin"
+    )
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port  # raises for a port that is no number or out of range
+    except ValueError:
+        raise invalid from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise InvalidInput(
-            f"{value!r} is not an origin like https://www.example.org.", code="invalid_origin"
-        )
+        raise invalid
     origin = f"{parts.scheme}://{parts.hostname.lower()}"
-    if parts.port and parts.port != {"http": 80, "https": 443}[parts.scheme]:
-        origin += f":{parts.port}"
+    if port and port != {"http": 80, "https": 443}[parts.scheme]:
+        origin += f":{port}"
     return origin
 
 
@@ -129,7 +134,19 @@ def list_sites() -> Sequence[Site]:
     return db.session.scalars(select(Site).order_by(Site.slug)).all()
 
 
-def origin_allowed(site: Site, origin: str | None, own_origin: str) -> bool:
+def own_origin() -> str:
+    """The service's own origin: ``PUBLIC_URL``'s when set, else the request's.
+
+    The request's ``Host`` header is whatever the client sent; a page on a rebound DNS name
+    could make it match its own origin. A configured public URL cannot be talked into that.
+    """
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        return normalize_origin(public)
+    return f"{request.scheme}://{request.host}"
+
+
+def origin_allowed(site: Site, origin: str | None) -> bool:
     """May a page of ``origin`` post comments to this site?
 
     No ``Origin`` header means no browser page sent it (curl, a server): there is no ambient
@@ -137,7 +154,34 @@ def origin_allowed(site: Site, origin: str | None, own_origin: str) -> bool:
     """
     if origin is None:
         return True
-    return origin == own_origin or origin in (site.origins or [])
+    return origin == own_origin() or origin in (site.origins or [])
+
+
+def origin_known(origin: str | None) -> bool:
+    """Is ``origin`` allowed by some site here (or this service, or no browser page at all)?"""
+    if origin is None or origin == own_origin():
+        return True
+    return any(origin in (origins or []) for origins in db.session.scalars(select(Site.origins)))
+
+
+def url_on_site(site: Site, url: str) -> bool:
+    """Is ``url`` an address on one of the site's own origins (or on this service)?
+
+    An article's address comes from its first commenter; only the site's own pages may be it,
+    so moderators never get a link to a page someone else chose. Only addresses that browsers
+    read as Python does: no credentials, backslashes, spaces or invisible characters
+    (``https://evil.example\\@news.example/`` leads a browser to evil.example).
+    """
+    if "\\" in url or any(char.isspace() or rules.is_hidden(char) for char in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        origin = normalize_origin(f"{parts.scheme}://{parts.netloc}")
+    except (InvalidInput, ValueError):
+        return False
+    if "@" in parts.netloc:
+        return False
+    return origin in (site.origins or []) or (has_request_context() and origin == own_origin())
 
 
 # --- policy: word lists, limits, pause ------------------------------------------------------

@@ -36,13 +36,13 @@ from .models import (
     utcnow,
 )
 from .review import bump_article
+from .rules import EMAIL, MAX_EMAIL_LENGTH
 
 DELETED = {Language.DE: "[gelöscht]", Language.EN: "[deleted]"}
 ERASED_NOTE = "erased at the author's request"
 
 
 def _address(email: str) -> str:
-    from .submission import EMAIL, MAX_EMAIL_LENGTH
 
     address = (email or "").strip()
     if len(address) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(address):

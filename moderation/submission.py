@@ -11,27 +11,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
 
-from . import checks, database, sanitize
+from . import checks, database, rules, sanitize, sites
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
 from .models import Comment, CommentStatus, Site, utcnow
 from .review import Actor, change_status
-
-ARTICLE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~\-/]{0,199}")
-# Deliberately simple: one @, something on each side, a dot in the domain, no spaces.
-EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-MAX_EMAIL_LENGTH = 254
-MAX_TITLE_LENGTH = 300
-MAX_URL_LENGTH = 2000
-MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL; larger numbers name nothing
+from .rules import EMAIL, MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 
 @dataclass(frozen=True)
@@ -55,46 +49,80 @@ class Accepted:
 
 
 def validate_article_key(key: str) -> str:
-    """An article key is 1–200 URL-safe characters: a slug or a path like ``politik/2026/x``."""
-    if not ARTICLE_KEY.fullmatch(key) or "//" in key:
-        raise InvalidInput(
-            "The article key must be 1–200 characters of letters, digits and . _ ~ - /.",
-            code="invalid_article",
-        )
+    """An article key is a slug or a path like ``politik/2026/x`` (see :mod:`rules`)."""
+    if not rules.is_article_key(key):
+        raise InvalidInput(rules.ARTICLE_KEY_MESSAGE, code="invalid_article")
     return key
 
 
-def _optional_text(data: dict, name: str, errors: dict[str, str]) -> str | None:
+NOT_TEXT = "Contains characters that are not valid text."
+
+
+def _text(data: dict, name: str, errors: dict[str, str]) -> str | None:
+    """The field as text, or None when it is missing; records an error for anything else."""
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
         errors[name] = "Must be text."
         return None
-    return value.strip() or None
+    if not rules.is_valid_text(value):  # a lone surrogate ("\ud800") from JSON
+        errors[name] = NOT_TEXT
+        return None
+    return value
+
+
+def _optional_text(data: dict, name: str, errors: dict[str, str]) -> str | None:
+    value = _text(data, name, errors)
+    return value.strip() or None if value is not None else None
+
+
+def _visible(text: str) -> str | None:
+    """The text as it will be kept, or None when nothing in it would show."""
+    text = sanitize.normalize_text(text)
+    return text if rules.has_visible_character(text) else None
+
+
+def _is_web_address(url: str) -> bool:
+    try:
+        return urlsplit(url).scheme in ("http", "https")
+    except ValueError:  # "https://[news.example": an unclosed IPv6 bracket
+        return False
 
 
 def parse_submission(data: Any) -> Submission:
-    """Validate a submission; raises :class:`InvalidInput` naming every bad field."""
+    """Validate a submission; raises :class:`InvalidInput` naming every bad field.
+
+    Lengths are checked here, before any costlier work: a body over the limit is refused
+    without being read further.
+    """
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.")
     errors: dict[str, str] = {}
     max_author = int(current_app.config["MAX_AUTHOR_LENGTH"])
     max_body = int(current_app.config["MAX_BODY_LENGTH"])
 
-    author = data.get("author")
-    if not isinstance(author, str) or not sanitize.normalize_text(author):
+    author = _text(data, "author", errors)
+    if author is not None:
+        # Zero-width and bidi characters make one name look like another ("ad\u200bmin").
+        author = _visible(rules.strip_invisible(author))
+        if author is None:
+            errors["author"] = "Please enter a name."
+        else:
+            author = " ".join(author.split())
+            if len(author) > max_author:
+                errors["author"] = f"The name may have at most {max_author} characters."
+    elif "author" not in errors:
         errors["author"] = "Please enter a name."
-    else:
-        author = " ".join(sanitize.normalize_text(author).split())
-        if len(author) > max_author:
-            errors["author"] = f"The name may have at most {max_author} characters."
 
-    body = data.get("body")
-    if not isinstance(body, str) or not sanitize.normalize_text(body):
+    body = _text(data, "body", errors)
+    if body is not None:
+        if len(body.strip()) > max_body:
+            errors["body"] = f"The comment may have at most {max_body} characters."
+        elif _visible(body) is None:
+            errors["body"] = "Please write a comment."
+    elif "body" not in errors:
         errors["body"] = "Please write a comment."
-    elif len(body.strip()) > max_body:
-        errors["body"] = f"The comment may have at most {max_body} characters."
 
     email = _optional_text(data, "email", errors)
     if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
@@ -112,9 +140,7 @@ def parse_submission(data: Any) -> Submission:
     if title is not None and len(title) > MAX_TITLE_LENGTH:
         errors["title"] = f"The title may have at most {MAX_TITLE_LENGTH} characters."
     url = _optional_text(data, "url", errors)
-    if url is not None and (
-        len(url) > MAX_URL_LENGTH or urlsplit(url).scheme not in ("http", "https")
-    ):
+    if url is not None and (len(url) > MAX_URL_LENGTH or not _is_web_address(url)):
         errors["url"] = "Must be an http or https address."
 
     form_token = _optional_text(data, "form_token", errors)
@@ -190,6 +216,11 @@ def submit_comment(
     validate_article_key(article_key)
     if site.paused:
         raise Forbidden(checks.PAUSED_MESSAGE[site.language], code="paused")
+    if submission.url is not None and not sites.url_on_site(site, submission.url):
+        raise InvalidInput(
+            "Some fields need another look.",
+            fields={"url": "Must be an address on one of the site's own origins."},
+        )
     ctx = checks.CheckContext(
         site=site,
         article_key=article_key,
@@ -202,6 +233,8 @@ def submit_comment(
         honeypot=submission.honeypot,
     )
     on_request = checks.run_checks(ctx, checks.Stage.REQUEST)
+    # A flood is refused before its text is rendered; _store counts again, under the lock.
+    checks.refuse_over_rate_limit(ctx)
     token = secrets.token_urlsafe(24)
     html = sanitize.render(submission.body)
     return Accepted(_store(ctx, submission, on_request, html, hash_token(token)), token)
@@ -228,6 +261,8 @@ def _store(
                 fields={"parent_id": "Not a published comment of this article."},
             )
     history = checks.run_checks(dataclasses.replace(ctx, driver=driver), checks.Stage.HISTORY)
+    if ctx.form_token:
+        _spend_form_token(driver, ctx)
     verdict = checks.Verdict(on_request.findings + history.findings)
     status = CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING
     (comment_id,) = driver.one(
@@ -250,31 +285,66 @@ def _store(
     return comment_id
 
 
+_SPEND_FORM_TOKEN = (
+    "INSERT INTO form_token_use (token_hash, expires_at) VALUES ({p}, {p}) "
+    "ON CONFLICT (token_hash) DO NOTHING"
+)
+
+
+def _spend_form_token(driver: database.Driver, ctx: checks.CheckContext) -> None:
+    """Accept each form token once: a replayed form is refused and nothing is stored.
+
+    Spent inside the write transaction, so a submission that is refused later (or rolled back)
+    leaves its token usable, and two submissions racing with one token cannot both be stored.
+    """
+    assert ctx.form_token is not None
+    expires = ctx.now + timedelta(seconds=int(current_app.config["FORM_TOKEN_MAX_AGE"]))
+    cursor = driver.execute(
+        _SPEND_FORM_TOKEN, (hash_token(ctx.form_token), driver.timestamp(expires))
+    )
+    if cursor.rowcount == 0:
+        raise InvalidInput(
+            "This form was sent already. Please send your comment again.",
+            code="invalid_form_token",
+        )
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 @database.writes
-def withdraw_comment(comment_id: int, token: str | None) -> Comment:
+def withdraw_comment(
+    comment_id: int, token: str | None, *, allow: Callable[[Site], None] | None = None
+) -> Comment:
     """The author takes a comment back: its text is erased, an audit event remains.
 
-    Raises :class:`InvalidInput` without a token, :class:`NotFound` for an unknown comment and
-    :class:`Forbidden` when the token does not match. Withdrawing twice is harmless.
+    Raises :class:`InvalidInput` without a token, and :class:`NotFound` both for an unknown
+    comment and for a token that does not match: the answer tells no one which ids exist.
+    ``allow`` then checks the request against the comment's site (its allowed origins) and
+    raises to refuse. Withdrawing twice is harmless.
     """
     if not token:
         raise InvalidInput(
             "Send the token you got with the comment in the X-Comment-Token header.",
             code="missing_token",
         )
-    comment = db.session.get(Comment, comment_id, with_for_update=True)
-    if comment is None:
-        db.session.rollback()
-        raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
-    if comment.token_hash is None or not secrets.compare_digest(
-        comment.token_hash, hash_token(token)
+    comment = None
+    if comment_id <= MAX_ID:  # larger numbers are no id, and too large for the database
+        comment = db.session.get(Comment, comment_id, with_for_update=True)
+    if (
+        comment is None
+        or comment.token_hash is None
+        or not secrets.compare_digest(comment.token_hash, hash_token(token))
     ):
         db.session.rollback()
-        raise Forbidden("This token does not belong to the comment.", code="bad_token")
+        raise NotFound(f"There is no comment {comment_id} with this token.", code="unknown_comment")
+    if allow is not None:
+        try:
+            allow(comment.article.site)
+        except BaseException:
+            db.session.rollback()
+            raise
     if comment.status != CommentStatus.WITHDRAWN:
         comment.body_raw = ""
         comment.body_html = ""

@@ -549,25 +549,31 @@ def test_withdrawing_an_approved_comment_takes_it_off_the_list(client: FlaskClie
     ("which", "headers", "status", "code"),
     [
         ("own", {}, 400, "missing_token"),
-        ("own", {"X-Comment-Token": "wrong"}, 403, "bad_token"),
-        ("other", "own-token", 403, "bad_token"),
+        # A wrong token and a missing comment get the same answer: no oracle for ids.
+        ("own", {"X-Comment-Token": "wrong"}, 404, "unknown_comment"),
+        ("other", "own-token", 404, "unknown_comment"),
         ("missing", {"X-Comment-Token": "x"}, 404, "unknown_comment"),
-        (
-            "own",
-            {"X-Comment-Token": "t", "Origin": "https://evil.example"},
-            403,
-            "forbidden_origin",
-        ),
+        ("huge", {"X-Comment-Token": "x"}, 404, "unknown_comment"),
+        ("own", {"X-Comment-Token": "wrong", "Origin": "https://evil.example"}, 404, None),
+        ("own", "own-token-from-evil", 403, "forbidden_origin"),
     ],
 )
 def test_bad_withdrawals(
-    app: Flask, client: FlaskClient, which: str, headers: dict | str, status: int, code: str
+    app: Flask,
+    client: FlaskClient,
+    which: str,
+    headers: dict | str,
+    status: int,
+    code: str | None,
 ) -> None:
     own = post_comment(client).get_json()
     other = post_comment(client).get_json()
     if headers == "own-token":
         headers = {"X-Comment-Token": own["token"]}
-    target = {"own": own["id"], "other": other["id"], "missing": 999}[which]
+    elif headers == "own-token-from-evil":
+        headers = {"X-Comment-Token": own["token"], "Origin": "https://evil.example"}
+    target = {"own": own["id"], "other": other["id"], "missing": 999, "huge": 10**20}[which]
+    code = code or "unknown_comment"
     before = snapshot(app)
     response = client.delete(f"/api/v1/comments/{target}", headers=headers)
     assert response.status_code == status
@@ -619,3 +625,195 @@ def test_the_api_has_no_cookie_session(app: Flask, client: FlaskClient) -> None:
         assert not isinstance(session, NullSession)
     response = client.get(f"{THREAD}/comments")
     assert "Set-Cookie" not in response.headers and "Cookie" not in response.vary
+
+
+def test_withdrawal_preflight_does_not_tell_which_ids_exist(client: FlaskClient) -> None:
+    own = post_comment(client).get_json()
+    answers = [
+        client.options(
+            f"/api/v1/comments/{comment_id}",
+            headers={"Origin": ORIGIN, "Access-Control-Request-Method": "DELETE"},
+        )
+        for comment_id in (own["id"], 999, 2**31 - 1)
+    ]
+    assert {(a.status_code, a.headers.get("Access-Control-Allow-Origin")) for a in answers} == {
+        (204, ORIGIN)
+    }
+
+
+# --- findings of the security review (issue 16) ---------------------------------------------
+
+
+def test_a_form_token_is_readable_only_by_the_sites_pages(client: FlaskClient) -> None:
+    allowed = client.get(f"{THREAD}/form-token", headers={"Origin": ORIGIN})
+    assert allowed.status_code == 200
+    assert allowed.headers["Access-Control-Allow-Origin"] == ORIGIN
+    assert "Origin" in allowed.vary
+    foreign = client.get(f"{THREAD}/form-token", headers={"Origin": "https://evil.example"})
+    assert foreign.status_code == 403
+    assert "Access-Control-Allow-Origin" not in foreign.headers
+    assert "token" not in foreign.get_json()
+    plain = client.get(f"{THREAD}/form-token")  # a same-origin fetch sends no Origin
+    assert plain.status_code == 200 and plain.get_json()["token"]
+    assert "Access-Control-Allow-Origin" not in plain.headers
+
+
+def test_a_form_token_posts_one_comment(app: Flask, client: FlaskClient) -> None:
+    token = client.get(f"{THREAD}/form-token").get_json()["token"]
+    assert post_comment(client, form_token=token).status_code == 202
+    before = snapshot(app)
+    again = post_comment(client, form_token=token, body="Noch einmal")
+    assert again.status_code == 400
+    assert again.get_json()["error"] == "invalid_form_token"
+    assert snapshot(app) == before
+
+
+def test_tokens_of_the_same_second_differ(client: FlaskClient) -> None:
+    tokens = {client.get(f"{THREAD}/form-token").get_json()["token"] for _ in range(5)}
+    assert len(tokens) == 5
+
+
+def test_a_refused_submission_leaves_its_token_usable(client: FlaskClient) -> None:
+    token = client.get(f"{THREAD}/form-token").get_json()["token"]
+    assert post_comment(client, form_token=token, parent_id=12345).status_code == 400
+    assert post_comment(client, form_token=token).status_code == 202
+
+
+def test_deeply_nested_json_is_a_400(app: Flask, client: FlaskClient) -> None:
+    before = snapshot(app)
+    body = '{"author": ' + "[" * 1100 + "]" * 1100 + "}"
+    response = client.post(
+        f"{THREAD}/comments", data=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_json"
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("field", ["author", "body", "email", "title", "url", "form_token"])
+def test_lone_surrogates_are_a_400_naming_the_field(
+    app: Flask, client: FlaskClient, field: str
+) -> None:
+    before = snapshot(app)
+    payload = {"author": "Anna", "body": "Ein Text.", field: "Bad \ud800 text"}
+    response = client.post(
+        f"{THREAD}/comments",
+        data=json.dumps(payload),  # ASCII JSON with the escape "\ud800", as a client sends it
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert field in response.get_json()["fields"]
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("key", ["a/../x", "a/./b", "a/%2e%2e/b", "a/", "a/..", "x/."])
+def test_article_keys_with_dot_segments_or_a_trailing_slash_are_refused(
+    app: Flask, client: FlaskClient, key: str
+) -> None:
+    before = snapshot(app)
+    thread = f"/api/v1/sites/demo/articles/{key}"
+    posted = post_comment(client, thread=thread)
+    assert posted.status_code == 400 and posted.get_json()["error"] == "invalid_article"
+    assert client.get(f"{thread}/comments").status_code == 400
+    assert client.get("/api/v1/sites/demo/counts", query_string={"article": key}).status_code == 400
+    assert client.get(f"/embed/demo/{key}").status_code == 400
+    assert snapshot(app) == before
+
+
+def test_article_url_must_be_on_the_sites_origins(app: Flask, client: FlaskClient) -> None:
+    before = snapshot(app)
+    foreign = post_comment(
+        client, title="Moderators: re-login required", url="https://evil.example/login"
+    )
+    assert foreign.status_code == 400
+    assert "url" in foreign.get_json()["fields"]
+    assert snapshot(app) == before
+    own = post_comment(client, title="Der Artikel", url=f"{ORIGIN}/politik/2026/russland-usa")
+    assert own.status_code == 202
+    with app.app_context():
+        article = db.session.scalars(db.select(Article)).one()
+        assert article.url == f"{ORIGIN}/politik/2026/russland-usa"
+        assert article.title == "Der Artikel" and article.title_confirmed is False
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://evil.example\\@news.example/x",
+        "https://user@news.example/x",
+        "https://news.example.evil.example/x",
+        "https://news.example:8443/x",
+        "http://news.example/x",
+        "https://news.example/\u202ex",
+        "https://news.example/ x",
+        "https://news.example:99999/x",
+        "https://[news.example/x",
+    ],
+)
+def test_article_urls_that_lead_elsewhere_are_refused(
+    app: Flask, client: FlaskClient, url: str
+) -> None:
+    before = snapshot(app)
+    response = post_comment(client, url=url)
+    assert response.status_code == 400
+    assert "url" in response.get_json()["fields"]
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("author", "\u200b\u200b"),
+        ("author", "\u3164"),
+        ("author", "\u202e\u2066 \u2069"),
+        ("body", "\u200b\u200c\u200d\ufeff"),
+        ("body", "\u2800\u2800\n\u3164"),
+    ],
+)
+def test_names_and_bodies_with_nothing_visible_are_refused(
+    app: Flask, client: FlaskClient, field: str, value: str
+) -> None:
+    before = snapshot(app)
+    response = post_comment(client, **{field: value})
+    assert response.status_code == 400
+    assert field in response.get_json()["fields"]
+    assert snapshot(app) == before
+
+
+def test_invisible_characters_are_stripped_from_names(app: Flask, client: FlaskClient) -> None:
+    names = {"ad\u200bmin": "admin", "Bo\u202eb": "Bob", "\u2066Eve\u2069": "Eve"}
+    for sent, kept in names.items():
+        comment_id = post_comment(client, author=sent).get_json()["id"]
+        with app.app_context():
+            assert db.session.get(Comment, comment_id).author == kept
+    # Joiners inside emoji and scripts that need them stay.
+    family = "\U0001f468\u200d\U0001f469"
+    comment_id = post_comment(client, author=family).get_json()["id"]
+    with app.app_context():
+        assert db.session.get(Comment, comment_id).author == family
+
+
+def test_the_public_url_is_the_own_origin_not_the_host_header(app: Flask) -> None:
+    """DNS rebinding: a page on a name that points at us sends a Host that matches its Origin."""
+    app.config["PUBLIC_URL"] = "https://comments.example.org/"
+    client = app.test_client()
+    rebound = {"Origin": "http://rebound.example", "Host": "rebound.example"}
+    assert post_comment(client, headers=rebound).status_code == 403
+    own = {"Origin": "https://comments.example.org", "Host": "rebound.example"}
+    assert post_comment(client, headers=own).status_code == 202
+
+
+def test_a_flood_is_refused_before_its_text_is_rendered(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moderation import sanitize
+
+    app.config["RATE_LIMIT_PER_MINUTE"] = 2
+    for n in range(2):
+        assert post_comment(client, body=f"Kommentar {n}").status_code == 202
+    rendered = []
+    real_render = sanitize.render
+    monkeypatch.setattr(sanitize, "render", lambda text: rendered.append(text) or real_render(text))
+    refused = post_comment(client, body="a" * 5000)
+    assert refused.status_code == 429
+    assert rendered == []

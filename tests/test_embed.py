@@ -439,3 +439,80 @@ def test_minify_css(css: str, expected: str) -> None:
 def test_minify_js_keeps_code_and_strings() -> None:
     source = '  // a comment\n  var a = "http://x // y";\n\n    a += 1; // tail\n'
     assert embed.minify_js(source) == 'var a = "http://x // y";\na += 1; // tail\n'
+
+
+# --- findings of the security review (issue 16) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"},
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site", "Origin": "http://sub.localhost"},
+        {"Origin": "null"},
+    ],
+)
+def test_a_post_from_another_page_is_refused(
+    app: Flask, client: FlaskClient, headers: dict[str, str]
+) -> None:
+    form = {
+        "author": "Anna",
+        "body": "Ein guter Artikel.",
+        "form_token": token_of(client.get(PAGE)),
+    }
+    before = snapshot(app)
+    response = client.post(PAGE, data=form, headers=headers)
+    assert response.status_code == 403
+    assert snapshot(app) == before
+
+
+def test_the_form_posts_from_its_own_page(app: Flask, client: FlaskClient) -> None:
+    page = client.get(PAGE)
+    assert page.headers["Referrer-Policy"] == "same-origin"  # so the POST carries our Origin
+    form = {"author": "Anna", "body": "Ein guter Artikel.", "form_token": token_of(page)}
+    own = {"Origin": "http://localhost", "Sec-Fetch-Site": "same-origin"}
+    assert client.post(PAGE, data=form, headers=own).status_code == 303
+    assert len(comments(app)) == 1
+
+
+def test_a_form_is_accepted_once(app: Flask, client: FlaskClient) -> None:
+    form = {
+        "author": "Anna",
+        "body": "Ein guter Artikel.",
+        "form_token": token_of(client.get(PAGE)),
+    }
+    assert client.post(PAGE, data=form).status_code == 303
+    before = snapshot(app)
+    for _ in range(2):
+        replay = client.post(PAGE, data=form | {"body": "Noch einmal"})
+        assert replay.status_code == 400
+        assert "Noch einmal" in replay.text  # the reader's text is kept, with a fresh form
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "after=9223372036854775808",
+        "after=%C2%B2",
+        "after=-1",
+        "reply=9223372036854775808",
+        "reply=%C2%B2",
+        "reply=%D9%A1%D9%A2",
+    ],
+)
+def test_odd_numbers_in_the_page_url_are_ignored(client: FlaskClient, query: str) -> None:
+    approved_comment(client)
+    response = client.get(f"{PAGE}?{query}")
+    assert response.status_code == 200
+    assert "Ein guter Artikel." in response.text
+
+
+@pytest.mark.parametrize("parent_id", ["²", "9223372036854775808", "99999999999", "-1"])
+def test_an_odd_parent_id_is_a_clear_400(app: Flask, client: FlaskClient, parent_id: str) -> None:
+    before = snapshot(app)
+    response = send(client, parent_id=parent_id)
+    assert response.status_code == 400
+    assert snapshot(app) == before

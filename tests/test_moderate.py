@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
+from urllib.parse import quote
 
 import pytest
 from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import THREAD, approve, post_comment
-from moderator_ui import logged_in, post
+from markupsafe import escape
+from moderator_ui import csrf_token, log_in, logged_in, post
+from werkzeug.test import TestResponse
 
 from moderation import review
 from moderation.extensions import db
@@ -72,7 +75,8 @@ def test_queue_shows_a_card_with_everything(
     assert "waiting for" in html
     assert "many links" in html  # the reason "links", labelled
     assert "sent without the comment form" in html
-    assert "In reply to Anna:" in html and "Der Artikel stimmt." in html
+    assert 'In reply to <bdi class="reader-text">Anna</bdi>:' in html
+    assert "Der Artikel stimmt." in html
     with app.app_context():
         source = db.session.get(Comment, reply["id"]).source_hash
     assert source[:6] in html
@@ -561,6 +565,22 @@ def test_admin_resets_a_password(app: Flask, admin: FlaskClient) -> None:
         ("/moderate/admin/sites", {"slug": "neu", "name": "X", "language": "fr"}, 400),
         ("/moderate/admin/sites/demo", {"name": "X", "origins": "ftp://x", "language": "de"}, 400),
         ("/moderate/admin/sites/demo", {"name": " ", "language": "de"}, 400),
+        # A port beyond 65535 and an unclosed IPv6 bracket made urlsplit raise: a 500.
+        (
+            "/moderate/admin/sites/demo",
+            {"name": "X", "origins": "https://a.example:99999", "language": "de"},
+            400,
+        ),
+        (
+            "/moderate/admin/sites/demo",
+            {"name": "X", "origins": "https://[::1", "language": "de"},
+            400,
+        ),
+        (
+            "/moderate/admin/sites",
+            {"slug": "neu", "name": "X", "origins": "http://a:x", "language": "de"},
+            400,
+        ),
         ("/moderate/admin/sites/nope", {"name": "X", "language": "de"}, 404),
     ],
 )
@@ -690,3 +710,448 @@ def test_errors_are_moderator_pages_in_the_moderators_language(
     assert response.status_code == 404
     assert "Diesen Kommentar gibt es nicht." in response.get_data(as_text=True)
     assert response.headers["X-Frame-Options"] == "DENY"
+
+
+# --- issue 16, finding 5: input that named nothing answered 500 ------------------------------
+
+HUGE = "9" * 20  # beyond every database's integers
+BEYOND_PG = str(2**31)  # ids are 32-bit on PostgreSQL
+ID_ROUTES = [
+    ("GET", "/moderate/comments/{}", "There is no such comment."),
+    ("GET", "/moderate/articles/{}", "There is no such article."),
+    ("POST", "/moderate/comments/{}/approve", "There is no such comment."),
+    ("POST", "/moderate/articles/{}/close", "There is no such article."),
+    ("POST", "/moderate/articles/{}/reopen", "There is no such article."),
+    ("POST", "/moderate/articles/{}/title", "There is no such article."),
+]
+
+
+def _request(client: FlaskClient, method: str, path: str) -> TestResponse:
+    if method == "GET":
+        return client.get(path)
+    return post(client, path, {"title": "x", "action": "confirm"})
+
+
+@pytest.mark.parametrize("number", [HUGE, BEYOND_PG, str(2**63), "0", "0" * 25 + "1" + "0" * 4])
+@pytest.mark.parametrize(("method", "route", "message"), ID_ROUTES)
+def test_a_path_id_that_names_nothing_is_404(
+    app: Flask,
+    client: FlaskClient,
+    mod: FlaskClient,
+    method: str,
+    route: str,
+    message: str,
+    number: str,
+) -> None:
+    """Numbers beyond the database's integers reached it: a 500 (PostgreSQL: beyond 2**31)."""
+    post_comment(client)
+    before = snapshot(app)
+    response = _request(mod, method, route.format(number))
+    assert response.status_code == 404
+    assert message in response.get_data(as_text=True)
+    assert 'id="pending-count"' in response.get_data(as_text=True)  # a moderator page
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("number", ["%C2%B2", "%D9%A1", "%EF%BC%91", "1" * 31])
+@pytest.mark.parametrize(("method", "route", "message"), ID_ROUTES)
+def test_a_path_id_that_is_no_number_is_404(
+    app: Flask,
+    client: FlaskClient,
+    mod: FlaskClient,
+    method: str,
+    route: str,
+    message: str,
+    number: str,
+) -> None:
+    """Digits of other scripts are no id: "١" (Arabic-Indic one) showed comment 1."""
+    post_comment(client)  # comment 1 and article 1 exist
+    before = snapshot(app)
+    response = _request(mod, method, route.format(number))
+    assert response.status_code == 404
+    assert response.mimetype == "text/html"
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    "ids",
+    [
+        [HUGE],
+        [BEYOND_PG],
+        ["1", HUGE],
+        ["²"],
+        ["١٢"],
+        ["１"],
+        [" 1"],
+        ["+1"],
+        ["1_0"],
+        ["0"],
+        ["-1"],
+    ],
+)
+def test_bulk_refuses_numbers_that_cannot_be_ids(
+    app: Flask, client: FlaskClient, mod: FlaskClient, ids: list[str]
+) -> None:
+    post_comment(client)
+    before = snapshot(app)
+    response = post(mod, "/moderate/bulk", {"ids": ids, "decision": "approve"})
+    assert response.status_code == 400
+    assert "Select comments by their numbers." in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("article=%C2%B2", "Unknown article."),
+        ("article=%D9%A1%D9%A2", "Unknown article."),
+        ("article=%EF%BC%91", "Unknown article."),
+        ("article=0", "Unknown article."),
+        ("article=+1", "Unknown article."),
+        (f"article={BEYOND_PG}", "Unknown article."),
+        (f"article={HUGE}", "Unknown article."),
+        (f"after=1.{HUGE}", "This place in the queue is not valid."),
+        (f"after=1.{BEYOND_PG}", "This place in the queue is not valid."),
+        (f"after={HUGE}{HUGE}.1", "This place in the queue is not valid."),
+        ("after=1.%C2%B2", "This place in the queue is not valid."),
+        ("after=%EF%BC%91.1", "This place in the queue is not valid."),
+        ("after=%2B1.1", "This place in the queue is not valid."),
+        ("after=1.1_0", "This place in the queue is not valid."),
+        ("after=%201.1", "This place in the queue is not valid."),
+    ],
+)
+def test_queue_arguments_that_cannot_be_ids(
+    client: FlaskClient, mod: FlaskClient, query: str, message: str
+) -> None:
+    post_comment(client)
+    response = mod.get(f"/moderate/?{query}")
+    assert response.status_code == 400
+    assert message in response.get_data(as_text=True)
+
+
+def test_an_article_filter_for_a_missing_article_is_404(mod: FlaskClient) -> None:
+    response = mod.get("/moderate/?article=12345")
+    assert response.status_code == 404
+    assert "There is no such article." in response.get_data(as_text=True)
+
+
+NUL = "a\x00b"
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data"),
+    [
+        ("GET", "/moderate/?q=a%00b", None),
+        ("GET", "/moderate/?site=a%00b", None),
+        ("GET", "/moderate/?status=all&q=%00", None),
+        ("GET", "/moderate/admin/sites/a%00b", None),
+        ("POST", "/moderate/comments/{id}/reject", {"note": NUL}),
+        ("POST", "/moderate/bulk", {"ids": ["{id}"], "decision": "spam", "note": NUL}),
+        ("POST", "/moderate/articles/{id}/title", {"title": NUL, "action": "confirm"}),
+        ("POST", "/moderate/admin/sites/demo", {"name": NUL, "language": "de"}),
+        (
+            "POST",
+            "/moderate/admin/sites/demo",
+            {"name": "X", "origins": "https://a\x00.example", "language": "de"},
+        ),
+        ("POST", "/moderate/admin/sites", {"slug": "neu", "name": NUL, "language": "de"}),
+        ("POST", "/moderate/admin/sites/a%00b", {"name": "X", "language": "de"}),
+        ("POST", "/moderate/admin/moderators/a%00b/deactivate", {}),
+        ("POST", "/moderate/admin/moderators/a%00b/password", {"password": "long enough pw"}),
+        ("POST", "/moderate/admin/moderators", {"username": "neu", "password": NUL * 5}),
+        ("POST", "/moderate/locale", {"locale": NUL}),
+    ],
+)
+def test_text_the_database_cannot_store_is_refused(
+    app: Flask, client: FlaskClient, admin: FlaskClient, method: str, path: str, data: dict | None
+) -> None:
+    """NUL made PostgreSQL raise (a 500) in searches, notes, site settings and paths."""
+    comment_id = post_comment(client).get_json()["id"]
+    path = path.format(id=comment_id)
+    if data and "ids" in data:
+        data = data | {"ids": [str(comment_id)]}
+    before = snapshot(app)
+    response = admin.get(path) if method == "GET" else post(admin, path, data)
+    assert response.status_code == 400
+    assert "cannot be stored" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_a_username_with_nul_is_a_400(app: Flask, client: FlaskClient) -> None:
+    before = snapshot(app)
+    response = log_in(client, username=NUL)
+    assert response.status_code == 400
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "data", "status"),
+    [
+        ("GET", "/moderate/?q=%ED%A0%80", None, 200),
+        ("GET", "/moderate/?site=%ED%A0%80", None, 200),
+        ("GET", "/moderate/admin/sites/%ED%A0%80", None, 404),
+        ("POST", "/moderate/comments/{id}/reject", "note=%ED%A0%80", 302),
+        ("POST", "/moderate/comments/{id}/reject", "note=\udced\udca0\udc80", 400),
+        ("POST", "/moderate/admin/sites/demo", "name=%ED%A0%80&language=de", 302),
+    ],
+)
+def test_lone_surrogates_from_the_wire_do_no_harm(
+    app: Flask,
+    client: FlaskClient,
+    admin: FlaskClient,
+    method: str,
+    path: str,
+    data: str | None,
+    status: int,
+) -> None:
+    """A lone surrogate cannot travel as UTF-8: it comes percent-encoded (kept as that text)
+    or as bytes that are no UTF-8 (werkzeug then reads no form at all: no CSRF token, 400)."""
+    comment_id = post_comment(client).get_json()["id"]
+    path = path.format(id=comment_id)
+    if method == "GET":
+        response = admin.get(path)
+    else:
+        token = quote(csrf_token(admin, "/moderate/"))
+        body = f"csrf_token={token}&{data}".encode("utf-8", "surrogateescape")
+        response = admin.post(path, data=body, content_type="application/x-www-form-urlencoded")
+    assert response.status_code == status
+
+
+# --- issue 16, finding 7: an article's title and address come from its first commenter --------
+
+
+def _plant(
+    app: Flask,
+    *,
+    key: str = "planted",
+    title: str | None = None,
+    url: str | None = None,
+    author: str = "Anna",
+    email: str | None = None,
+    body_raw: str = "Ein Kommentar.",
+) -> tuple[int, int]:
+    """A comment and its article written straight to the database, as old rows may be (the
+    public side now refuses some of this); returns (comment id, article id)."""
+    with app.app_context():
+        demo = db.session.scalars(db.select(Site).where(Site.slug == "demo")).one()
+        article = db.session.scalars(
+            db.select(Article).where(Article.site_id == demo.id, Article.key == key)
+        ).first() or Article(site=demo, key=key, title=title, url=url)
+        comment = Comment(
+            article=article,
+            author=author,
+            email=email,
+            body_raw=body_raw,
+            body_html=f"<p>{escape(body_raw)}</p>",
+            reasons=[],
+        )
+        db.session.add(comment)
+        db.session.commit()
+        return comment.id, article.id
+
+
+PHISH = "Moderators: re-login required"
+
+
+def test_a_readers_title_is_shown_as_a_claim(app: Flask, mod: FlaskClient) -> None:
+    _, article_id = _plant(app, key="politik/wahl", title=PHISH, url="https://evil.example/login")
+    claim = (
+        '<span class="claimed-title">title given by a reader: '
+        f'<q><bdi class="reader-text">{PHISH}</bdi></q></span>'
+    )
+    for path in ("/moderate/", f"/moderate/?article={article_id}"):
+        html = mod.get(path).get_data(as_text=True)
+        link = re.search(r'<a class="article" href="[^"]+">(.*?)</a>', html).group(1)
+        assert link == '<bdi class="reader-text">politik/wahl</bdi>'  # named by its key
+        assert claim in html
+        assert "evil.example" not in html
+    html = mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True)
+    assert '<h1><bdi class="reader-text">politik/wahl</bdi></h1>' in html
+    assert "<title>politik/wahl · Moderation</title>" in html
+    assert "Title given by a reader, not confirmed:" in html
+    assert "evil.example" not in html
+    assert "Confirm title" in html and f'value="{PHISH}"' in html
+
+
+@pytest.mark.parametrize(
+    ("url", "linked"),
+    [
+        ("https://news.example/politik/wahl", True),
+        ("https://NEWS.example:443/politik/wahl?x=1#c", True),
+        ("https://evil.example/login", False),
+        ("http://news.example/politik/wahl", False),  # another origin: the scheme differs
+        ("https://news.example.evil.example/", False),
+        ("https://news.example@evil.example/", False),
+        ("https://evil.example\\@news.example/", False),  # browsers go to evil.example
+        ("https://user@news.example/", False),
+        ("https://news.example:99999/", False),
+        ("https://news.example:8443/", False),
+        ("javascript://news.example/%0aalert(1)", False),
+        (" https://news.example/", False),
+        ("https://news.example/\u202ex", False),
+        ("//news.example/x", False),
+        ("/politik/wahl", False),
+    ],
+)
+def test_the_article_link_only_to_the_sites_own_origins(
+    app: Flask, mod: FlaskClient, url: str, linked: bool
+) -> None:
+    _, article_id = _plant(app, title="Wahl", url=url)
+    href = f'href="{escape(url)}"'
+    for path in ("/moderate/", f"/moderate/articles/{article_id}"):
+        html = mod.get(path).get_data(as_text=True)
+        assert (href in html) is linked, path
+        assert ("↗" in html) is linked, path
+
+
+def test_a_moderator_confirms_edits_and_removes_the_title(app: Flask, mod: FlaskClient) -> None:
+    _, article_id = _plant(app, key="politik/wahl", title=PHISH)
+    title_path = f"/moderate/articles/{article_id}/title"
+
+    def article() -> Article:
+        with app.app_context():
+            found = db.session.get(Article, article_id)
+            db.session.expunge(found)
+            return found
+
+    response = post(mod, title_path, {"title": "Die Wahl", "action": "confirm"})
+    assert response.status_code == 302
+    assert response.headers["Location"] == f"/moderate/articles/{article_id}"
+    assert (article().title, article().title_confirmed) == ("Die Wahl", True)
+    html = mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True)
+    assert '<h1><bdi class="reader-text">Die Wahl</bdi></h1>' in html
+    assert "Title confirmed." in html and "claimed-title" not in html and "Save title" in html
+    queue = mod.get("/moderate/").get_data(as_text=True)
+    assert '<bdi class="reader-text">Die Wahl</bdi></a>' in queue and "claimed-title" not in queue
+
+    # What is confirmed is the text sent, one line, without invisible characters.
+    post(mod, title_path, {"title": "  Die\u200b Wahl\u202e\n 2026 ", "action": "confirm"})
+    assert (article().title, article().title_confirmed) == ("Die Wahl 2026", True)
+
+    response = post(mod, title_path, {"title": "ignored", "action": "remove"})
+    assert response.status_code == 302
+    assert (article().title, article().title_confirmed) == (None, False)
+    assert "Title removed." in mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True)
+
+
+def test_an_admin_confirms_a_title_too(app: Flask, admin: FlaskClient) -> None:
+    _, article_id = _plant(app, title="Die Wahl")
+    post(
+        admin, f"/moderate/articles/{article_id}/title", {"title": "Die Wahl", "action": "confirm"}
+    )
+    with app.app_context():
+        assert db.session.get(Article, article_id).title_confirmed
+
+
+@pytest.mark.parametrize(
+    ("data", "status"),
+    [
+        ({"title": "x" * 301, "action": "confirm"}, 400),
+        ({"title": "", "action": "confirm"}, 400),
+        ({"title": "\u200b \u202e", "action": "confirm"}, 400),
+        ({"title": "Die Wahl", "action": "publish"}, 400),
+        ({"title": "Die Wahl"}, 400),
+    ],
+)
+def test_bad_title_input_changes_nothing(
+    app: Flask, mod: FlaskClient, data: dict, status: int
+) -> None:
+    _, article_id = _plant(app, title=PHISH)
+    before = snapshot(app)
+    response = post(mod, f"/moderate/articles/{article_id}/title", data)
+    assert response.status_code == status
+    assert response.mimetype == "text/html"
+    assert snapshot(app) == before
+
+
+def test_the_title_form_needs_csrf_and_login(app: Flask, mod: FlaskClient) -> None:
+    _, article_id = _plant(app, title=PHISH)
+    path = f"/moderate/articles/{article_id}/title"
+    data = {"title": "Die Wahl", "action": "confirm"}
+    before = snapshot(app)
+    assert mod.post(path, data=data).status_code == 400
+    anonymous = app.test_client()
+    token = csrf_token(anonymous)
+    response = anonymous.post(path, data=data | {"csrf_token": token})
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/moderate/login")
+    assert snapshot(app) == before
+
+
+def test_the_title_form_in_german(app: Flask, mod: FlaskClient) -> None:
+    _, article_id = _plant(app, title=PHISH)
+    german = {"Accept-Language": "de"}
+    html = mod.get("/moderate/", headers=german).get_data(as_text=True)
+    assert "von einem Leser angegebener Titel:" in html
+    html = mod.get(f"/moderate/articles/{article_id}", headers=german).get_data(as_text=True)
+    assert "Titel bestätigen" in html and "Titel entfernen" in html
+
+
+# --- issue 16, finding 8: invisible and direction-changing characters ------------------------
+
+RLO, ZWSP = "\u202e", "\u200b"
+
+
+def _outside_bodies(html: str) -> str:
+    """The page without the comments' sanitized HTML: that is shown as readers will see it,
+    each in a block of its own (``unicode-bidi: isolate``), so it cannot reorder the page."""
+    return re.sub(r'<div class="body">.*?</div>', "", html, flags=re.S)
+
+
+def _marker(code: str, name: str) -> str:
+    return f'<span class="control-char" title="{name}">[U+{code}]</span>'
+
+
+def test_hidden_characters_are_shown_and_cannot_reorder_the_page(
+    app: Flask, mod: FlaskClient
+) -> None:
+    comment_id, article_id = _plant(
+        app,
+        title=f"{RLO}Titel",
+        author=f"ad{ZWSP}min{RLO}",
+        email=f"troll{RLO}@example.org",
+        body_raw=f"Hallo {RLO}<b>gnp.exe</b>{ZWSP}\nZeile 2: äöü € 👍",
+    )
+    rlo = _marker("202E", "RIGHT-TO-LEFT OVERRIDE")
+    zwsp = _marker("200B", "ZERO WIDTH SPACE")
+    author = f'<bdi class="reader-text">ad{zwsp}min{rlo}</bdi>'
+    pages = {
+        "queue": mod.get("/moderate/").get_data(as_text=True),
+        "comment": mod.get(f"/moderate/comments/{comment_id}").get_data(as_text=True),
+        "article": mod.get(f"/moderate/articles/{article_id}").get_data(as_text=True),
+    }
+    for name, html in pages.items():
+        assert RLO not in _outside_bodies(html) and ZWSP not in _outside_bodies(html), name
+        assert author in html, name
+        assert rlo + "Titel" in html, name  # the reader's title
+    for html in (pages["queue"], pages["comment"]):
+        assert f'<bdi class="reader-text">troll{rlo}@example.org</bdi>' in html
+        raw = re.search(r"<pre>(.*?)</pre>", html, re.S).group(1)
+        assert raw == (
+            f'<bdi class="reader-text">Hallo {rlo}&lt;b&gt;gnp.exe&lt;/b&gt;{zwsp}\n'
+            "Zeile 2: äöü € 👍</bdi>"
+        )
+        assert "Invisible or direction-changing characters: [U+200B] [U+202E]" in html
+
+
+HIDDEN = [
+    *"\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f\u061c",  # bidi
+    *"\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e",  # zero width, soft hyphen
+    *"\u2028\u2029\x07\x1b\x7f\x85",  # separators, controls
+    *"\u3164\u115f\uffa0",  # letters that draw as blanks
+    "\U000e0041",  # a tag character
+]
+
+
+def test_every_kind_of_hidden_character_gets_a_marker(app: Flask, mod: FlaskClient) -> None:
+    author = "A" + "".join(HIDDEN) + "Z"
+    comment_id, _ = _plant(app, author=author, body_raw=author)
+    html = mod.get(f"/moderate/comments/{comment_id}").get_data(as_text=True)
+    for char in HIDDEN:
+        assert char not in _outside_bodies(html), f"U+{ord(char):04X}"
+    raw = re.search(r"<pre>(.*?)</pre>", html, re.S).group(1)
+    markers = re.sub(
+        r'<span class="control-char"(?: title="[A-Z0-9 -]+")?>([^<]+)</span>', r"\1", raw
+    )
+    expected = "A" + "".join(f"[U+{ord(char):04X}]" for char in HIDDEN) + "Z"
+    assert markers == f'<bdi class="reader-text">{expected}</bdi>'

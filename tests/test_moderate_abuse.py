@@ -269,6 +269,124 @@ def test_rules_need_csrf_and_login(app: Flask, client: FlaskClient, mod: FlaskCl
     assert snapshot(app) == before
 
 
+# --- issue 16: ids and text that reached the database as 500s; reader text shown safely -------
+
+HUGE = "9" * 20
+
+
+@pytest.mark.parametrize("number", [HUGE, str(2**31), str(2**63), "0"])
+@pytest.mark.parametrize(
+    ("path", "data", "message"),
+    [
+        (
+            "/moderate/comments/{}/ban",
+            {"by": "source", "period": "7d"},
+            "There is no such comment.",
+        ),
+        ("/moderate/bans/{}/lift", {}, "There is no ban"),
+    ],
+)
+def test_ban_and_lift_with_an_id_that_names_nothing(
+    app: Flask,
+    client: FlaskClient,
+    mod: FlaskClient,
+    path: str,
+    data: dict,
+    message: str,
+    number: str,
+) -> None:
+    a_comment(client)
+    with app.app_context():
+        bans.add_ban("email", "x@example.org")
+    before = snapshot(app)
+    response = post(mod, path.format(number), data)
+    assert response.status_code == 404
+    assert message in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("number", ["%C2%B9", "%D9%A1", "%EF%BC%91"])
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/moderate/comments/{}/ban", {"by": "source", "period": "7d"}),
+        ("/moderate/bans/{}/lift", {}),
+    ],
+)
+def test_ban_and_lift_take_no_digits_of_other_scripts(
+    app: Flask, client: FlaskClient, mod: FlaskClient, path: str, data: dict, number: str
+) -> None:
+    """int() reads "١" (Arabic-Indic one) as 1: that banned the author of comment 1."""
+    a_comment(client)
+    with app.app_context():
+        bans.add_ban("email", "x@example.org")
+    before = snapshot(app)
+    assert post(mod, path.format(number), data).status_code == 404
+    assert snapshot(app) == before
+
+
+@pytest.mark.parametrize("value", ["²", "١٢", "１２", "1_0", "+1", "1.5", "1e3", "9999999999"])
+@pytest.mark.parametrize("field", ["max_links", "rate_limit_per_minute", "rate_limit_per_hour"])
+def test_limits_are_ascii_whole_numbers(
+    app: Flask, mod: FlaskClient, field: str, value: str
+) -> None:
+    """``str.isdigit`` took "²", which int() then refused (a 500), and "١٢", stored as 12."""
+    before = snapshot(app)
+    response = post(mod, "/moderate/sites/demo/rules", {field: value})
+    assert response.status_code == 400
+    assert "a whole number" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+NUL = "a\x00b"
+
+
+@pytest.mark.parametrize(
+    ("path", "data"),
+    [
+        ("/moderate/comments/{id}/ban", {"by": "source", "period": "7d", "reason": NUL}),
+        ("/moderate/comments/{id}/ban", {"by": NUL, "period": "7d"}),
+        ("/moderate/sites/demo/rules", {"blocked_words": NUL}),
+        ("/moderate/sites/demo/rules", {"watched_words": f"krieg\n{NUL}"}),
+        ("/moderate/sites/demo/rules", {"max_links": NUL}),
+        ("/moderate/sites/a%00b/rules", {}),
+        ("/moderate/bans/{ban}/lift", {"next": NUL}),
+    ],
+)
+def test_text_the_database_cannot_store_is_refused(
+    app: Flask, client: FlaskClient, mod: FlaskClient, path: str, data: dict
+) -> None:
+    """NUL made PostgreSQL raise: a 500 for a ban reason, a word list, a site's slug."""
+    comment_id = a_comment(client)
+    with app.app_context():
+        ban = bans.add_ban("email", "x@example.org")
+    before = snapshot(app)
+    response = post(mod, path.format(id=comment_id, ban=ban.id), data)
+    assert response.status_code == 400
+    assert "cannot be stored" in response.get_data(as_text=True)
+    assert snapshot(app) == before
+
+
+def test_the_rules_page_refuses_nul_in_its_address(mod: FlaskClient) -> None:
+    response = mod.get("/moderate/sites/a%00b/rules")
+    assert response.status_code == 400
+    assert "cannot be stored" in response.get_data(as_text=True)
+
+
+def test_a_banned_address_with_hidden_characters_is_shown_safely(
+    app: Flask, mod: FlaskClient
+) -> None:
+    with app.app_context():
+        bans.add_ban("email", "troll\u202e@gro.elpmaxe\u200b")
+    html = mod.get("/moderate/protection").get_data(as_text=True)
+    assert "\u202e" not in html and "\u200b" not in html
+    assert (
+        '<bdi class="reader-text">troll'
+        '<span class="control-char" title="RIGHT-TO-LEFT OVERRIDE">[U+202E]</span>@gro.elpmaxe'
+        '<span class="control-char" title="ZERO WIDTH SPACE">[U+200B]</span></bdi>'
+    ) in html
+
+
 # --- in a real browser -----------------------------------------------------------------------
 
 

@@ -20,10 +20,10 @@ WORKERS = 4
 SPAM_TEXT = "Jetzt kaufen!"
 
 
-def submission(n: int, form_token: str) -> dict:
+def submission(n: int, form_tokens: dict[int, str]) -> dict:
     payload: dict = {"author": f"Bot {n}", "body": f"Nachricht Nummer {n}"}
-    if n % 3 == 0:
-        payload["form_token"] = form_token  # looks like the widget
+    if n in form_tokens:
+        payload["form_token"] = form_tokens[n]  # looks like the widget (a token posts once)
     if n % 5 == 0:
         payload["website"] = "http://spam.example"  # the honeypot
     if n % 7 == 0:
@@ -47,13 +47,16 @@ def test_every_request_is_accounted_for(
         )
         for _ in range(WORKERS)
     ]
-    form_token = app.test_client().get(f"{THREAD}/form-token").get_json()["token"]
+    reader = app.test_client()
+    form_tokens = {
+        n: reader.get(f"{THREAD}/form-token").get_json()["token"] for n in range(0, WAVE, 3)
+    }
 
     def send(n: int) -> tuple[int, dict, dict]:
         client = workers[n % WORKERS].test_client()
         response = client.post(
             f"{THREAD}/comments",
-            json=submission(n, form_token),
+            json=submission(n, form_tokens),
             environ_base={"REMOTE_ADDR": "203.0.113.99"},
         )
         return response.status_code, response.get_json(), dict(response.headers)

@@ -165,6 +165,7 @@ def test_cli_export(
     result = runner.invoke(args=["privacy", "export", EMAIL, "--output", str(target)])
     assert result.exit_code == 0, result.output
     assert json.loads(target.read_text(encoding="utf-8"))["comments"] == data["comments"]
+    assert target.stat().st_mode & 0o777 == 0o600  # a reader's data, for the operator only
 
 
 def test_cli_erase_asks_first(app: Flask, client: FlaskClient, runner: FlaskCliRunner) -> None:
