@@ -9,7 +9,7 @@ from __future__ import annotations
 import tempfile
 
 from moderation import create_app
-from moderation.embed import load_script
+from moderation.public.embed import load_script
 
 BUDGET = 8192
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, database, errors, health, i18n, moderate, moderate_abuse
+from . import cli, database, errors, health, i18n, moderate, public
 from .config import load_config
 from .extensions import csrf, db, migrate
 
@@ -46,15 +46,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     cli.init_app(app)
     i18n.init_app(app, str(ROOT / "translations"))
 
-    from . import api, embed, fast_path
-
-    app.register_blueprint(api.bp)
-    app.session_interface = api.SessionsOutsideTheApi()
-    app.register_blueprint(embed.bp)
     app.register_blueprint(health.bp)
+    public.init_app(app)
     moderate.init_app(app)
-    moderate_abuse.init_app(app)
-    # Outermost: the approved list's 304s and cached pages are answered before Flask (and
-    # ProxyFix, which they do not need); see moderation/fast_path.py.
-    app.wsgi_app = fast_path.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]
     return app

@@ -57,7 +57,7 @@ def _app(app: Flask | None) -> Flask:
 
 def engine(app: Flask) -> Engine:
     """The app's engine, looked up once: Flask-SQLAlchemy hands it out only in an app context,
-    and :mod:`moderation.fast_path` answers before Flask opens one."""
+    and :mod:`moderation.public.fast_path` answers before Flask opens one."""
     found = app.extensions.get("moderation.engine")
     if found is None:
         with app.app_context():
@@ -71,7 +71,7 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
     This runs on every list request, including every ``304``, so it goes straight to the
     driver: no session, no ORM, no SQL compilation. On SQLite the connection is in autocommit
     mode and the single SELECT is its own snapshot. ``app`` defaults to the current app;
-    :mod:`moderation.fast_path` passes it, since it runs outside any Flask context.
+    :mod:`moderation.public.fast_path` passes it, since it runs outside any Flask context.
 
     With ``LIST_STATE_TTL`` above 0, a worker reuses a state it read less than that many
     seconds ago: a decision then shows up to that much later (on top of the ``max-age`` that
@@ -160,7 +160,7 @@ def page_cache(app: Flask | None = None) -> PageCache:
 
 
 def page_key(state: ThreadState, limit: int, after: int | None) -> tuple:
-    """Where a page lives in the cache: the view and :mod:`moderation.fast_path` both use it."""
+    """Where a page lives in the cache: the view and :mod:`moderation.public.fast_path` both use it."""
     return (state.site_id, state.article_id, state.version, limit, after)
 
 

@@ -199,7 +199,7 @@ _UNITS = {
 
 def _wait_text(seconds: int, language: Language) -> str:
     (second, seconds_), (minute, minutes) = _UNITS[language]
-    if seconds < 90:  # as the no-JS page says it (moderation.embed.wait_text)
+    if seconds < 90:  # as the no-JS page says it (moderation.public.embed.wait_text)
         return f"{seconds} {second if seconds == 1 else seconds_}"
     return f"{math.ceil(seconds / 60)} {minutes}"
 

@@ -267,7 +267,7 @@ def reading(engine: Engine | None = None) -> Iterator[Driver]:
     """A :class:`Driver` on a pooled connection, outside any transaction of the session: no
     ORM, no SQL compilation; on SQLite (autocommit) each SELECT is its own snapshot. For the
     reads that every article view or comment makes. ``engine`` defaults to the current app's
-    (:mod:`moderation.fast_path` passes it, as it runs outside any Flask context)."""
+    (:mod:`moderation.public.fast_path` passes it, as it runs outside any Flask context)."""
     engine = engine or db.engine
     connection = engine.raw_connection()
     try:

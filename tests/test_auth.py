@@ -14,9 +14,9 @@ from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse
 
 from moderation import moderators
-from moderation.auth import DEVICE_COOKIE, KNOWN_SOURCE, device_key, safe_next
 from moderation.extensions import db
 from moderation.models import LoginAttempt, Moderator
+from moderation.moderate.auth import DEVICE_COOKIE, KNOWN_SOURCE, device_key, safe_next
 from moderation.moderators import set_active, set_password
 
 

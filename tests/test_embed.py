@@ -12,10 +12,11 @@ from flask.testing import FlaskClient
 from helpers import approve, post_comment
 from werkzeug.test import TestResponse
 
-from moderation import checks, embed
+from moderation import checks
 from moderation.errors import RateLimited
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, Site
+from moderation.public import embed
 
 PAGE = "/embed/demo/politik/2026/russland-usa"
 API_THREAD = "/api/v1/sites/demo/articles/politik/2026/russland-usa"

@@ -22,8 +22,9 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 from werkzeug.test import Client, TestResponse
 
-from moderation import approved, database, fast_path
-from moderation.fast_path import LIST_PATH, FastPath, page_params
+from moderation import approved, database
+from moderation.public import fast_path
+from moderation.public.fast_path import LIST_PATH, FastPath, page_params
 
 LIST = f"{THREAD}/comments"
 

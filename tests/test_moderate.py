@@ -670,18 +670,18 @@ def test_everything_from_one_source(app: Flask, client: FlaskClient, mod: FlaskC
 
 
 def test_pending_count_is_capped(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
-    import moderation.moderate
+    import moderation.moderate.pages
 
     for _ in range(3):
         post_comment(client)
     html = mod.get("/moderate/").get_data(as_text=True)
     assert 'data-cap="1000" title="pending">3</span>' in html
-    moderation.moderate.PENDING_CAP = 2
+    moderation.moderate.pages.PENDING_CAP = 2
     try:
         html = mod.get("/moderate/").get_data(as_text=True)
         assert 'data-cap="2" title="pending">2+</span>' in html
     finally:
-        moderation.moderate.PENDING_CAP = 1000
+        moderation.moderate.pages.PENDING_CAP = 1000
 
 
 def test_templates_have_no_inline_script_or_style() -> None:

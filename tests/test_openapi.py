@@ -16,8 +16,9 @@ from flask.testing import FlaskClient
 from helpers import approve, post_comment
 from hypothesis import HealthCheck, settings
 
-from moderation import create_app, openapi
-from moderation.openapi import ARTICLE_KEY_PATTERN
+from moderation import create_app
+from moderation.public import openapi
+from moderation.public.openapi import ARTICLE_KEY_PATTERN
 
 
 def _document() -> dict:

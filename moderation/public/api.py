@@ -12,18 +12,20 @@ from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, 
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from werkzeug.exceptions import BadRequest
 
-from . import approved, form_tokens, openapi, sites
-from .errors import Forbidden, InvalidInput, NotFound, ServiceError
-from .extensions import csrf, db
-from .models import Article, Site
-from .privacy import request_source
-from .rules import MAX_ID
-from .submission import (
+from .. import approved, form_tokens, sites
+from ..errors import Forbidden, InvalidInput, NotFound, ServiceError
+from ..extensions import csrf, db
+from ..models import Article, Site
+from ..privacy import request_source
+from ..rules import MAX_ID
+from ..submission import (
     parse_submission,
     submit_comment,
     validate_article_key,
     withdraw_comment,
 )
+from . import openapi
+from .headers import READ_CORS_HEADERS, list_headers
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # cookie-less JSON API; see the module docstring
@@ -64,13 +66,6 @@ def _preflight(methods: str) -> Response:
     response.headers["Access-Control-Allow-Headers"] = WRITE_HEADERS
     response.headers["Access-Control-Max-Age"] = "600"
     return response
-
-
-# Anyone may read; the widget reads the ETag to send it back.
-READ_CORS_HEADERS = (
-    ("Access-Control-Allow-Origin", "*"),
-    ("Access-Control-Expose-Headers", "ETag"),
-)
 
 
 @bp.after_request
@@ -123,27 +118,6 @@ def list_comments(site: str, article: str) -> Response:
     # Built once per article version and page, then served from this worker's memory.
     page = approved.page(state, limit, after)
     return Response(page.body, headers=list_headers(page.etag, max_age, page.body))
-
-
-def list_headers(
-    etag: str | None, max_age: int, body: bytes | None = None
-) -> list[tuple[str, str]]:
-    """The headers of an approved-list answer: a ``304`` (no body) or a ``200`` with ``body``.
-
-    The one place they are made, for :func:`list_comments` and for :mod:`moderation.fast_path`,
-    which answers the same requests before Flask and must give the same answer. ``etag`` None:
-    the list changed while it was read; correct, but not to be reused (``no-store``). The
-    read CORS headers are those :func:`cors_headers` adds to every GET (the fast path skips it).
-    """
-    headers = []
-    if body is not None:
-        headers += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    if etag is None:
-        headers.append(("Cache-Control", "no-store"))
-    else:
-        headers += [("ETag", f'"{etag}"'), ("Cache-Control", f"public, max-age={max_age}")]
-    headers.extend(READ_CORS_HEADERS)
-    return headers
 
 
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
@@ -233,7 +207,7 @@ def counts(site: str) -> Response:
 
 @bp.get("/openapi.json")
 def openapi_document() -> Response:
-    """This API's OpenAPI 3.1 document (see :mod:`moderation.openapi`)."""
+    """This API's OpenAPI 3.1 document (see :mod:`moderation.public.openapi`)."""
     return jsonify(openapi.document())
 
 

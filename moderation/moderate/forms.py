@@ -1,7 +1,4 @@
-"""Forms (Flask-WTF): what the server-rendered pages post.
-
-The embed page's comment form only carries data; the rules for a comment live in one place,
-:func:`moderation.submission.parse_submission`, which the JSON API uses too.
+"""The moderator UI's forms (Flask-WTF).
 
 The moderator UI's forms each carry a CSRF token, validated before any change.
 :class:`DecisionForm` has no required field at all: each decision button is a tiny form of its
@@ -12,33 +9,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextAreaField
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from wtforms.widgets import TextArea
 
-from .rules import MAX_TITLE_LENGTH
+from ..rules import MAX_TITLE_LENGTH
 
 MAX_NOTE_LENGTH = 500
-
-
-class CommentForm(FlaskForm):
-    """The comment form of the no-JS embed page (``/embed/<site>/<article>``).
-
-    Its CSRF protection is the signed, time-stamped ``form_token`` (see
-    :mod:`moderation.form_tokens`), not Flask-WTF's session token: the page runs inside an
-    iframe on the news site, where browsers that block third-party cookies send no session.
-    """
-
-    class Meta:
-        csrf = False  # see the class docstring: the form token does this job without a cookie
-
-    author = StringField()
-    email = EmailField()
-    body = TextAreaField()
-    parent_id = HiddenField()
-    form_token = HiddenField()
-    # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled in by bots.
-    website = StringField()
 
 
 # --- moderator UI ------------------------------------------------------------------------------

@@ -56,14 +56,14 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy import ColumnElement, and_, delete, func, not_, or_, select, text
 from werkzeug.wrappers import Response as HTTPResponse
 
-from . import database, moderators
-from .errors import Forbidden, RateLimited, ServiceError
-from .extensions import db
+from .. import database, moderators
+from ..errors import Forbidden, RateLimited, ServiceError
+from ..extensions import db
+from ..models import LoginAttempt, Moderator, utcnow
+from ..privacy import request_source
 from .forms import LoginForm
-from .models import LoginAttempt, Moderator, utcnow
-from .privacy import request_source
 
-bp = Blueprint("auth", __name__, url_prefix="/moderate")
+bp = Blueprint("auth", __name__)
 
 F = TypeVar("F", bound=Callable[..., Any])
 PREFIX = "/moderate"
@@ -397,7 +397,7 @@ def login_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if g.get("moderator") is None:
             target = request.full_path if request.method == "GET" else request.path
-            return redirect(url_for("auth.login", next=target.rstrip("?")))
+            return redirect(url_for("moderate.auth.login", next=target.rstrip("?")))
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -414,32 +414,6 @@ def admin_required(view: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-)
-
-
-def secure_headers(response: Response) -> Response:
-    """Moderator pages are private, never cached, never framed, and run only our own JS."""
-    if is_moderator_page():
-        response.headers["Cache-Control"] = "no-store"
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-@bp.before_app_request
-def _load() -> None:
-    if is_moderator_page():
-        load_moderator()
-
-
-bp.after_app_request(secure_headers)
-
-
 # --- views -----------------------------------------------------------------------------------
 
 
@@ -449,7 +423,7 @@ def login() -> Any:
     if request.method == "GET":
         form.next.data = safe_next(request.args.get("next")) or ""
         if g.moderator is not None:
-            return redirect(form.next.data or url_for("moderate.queue"))
+            return redirect(form.next.data or url_for("moderate.queue.queue"))
         return render_template("moderate/login.html", form=form)
     if not form.validate_on_submit():
         return render_template("moderate/login.html", form=form), 400
@@ -468,7 +442,7 @@ def login() -> Any:
         response.headers.update(error.headers)
         return response
     start_session(moderator)
-    response = redirect(safe_next(form.next.data) or url_for("moderate.queue"))
+    response = redirect(safe_next(form.next.data) or url_for("moderate.queue.queue"))
     remember_device(response, moderator.username)
     return response
 
@@ -477,4 +451,4 @@ def login() -> Any:
 def logout() -> Any:
     # CSRFProtect checked the token before we got here: no one logs you out from another site.
     log_out(g.moderator)
-    return redirect(url_for("auth.login"))
+    return redirect(url_for("moderate.auth.login"))

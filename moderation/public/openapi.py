@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import current_app
 
-from . import rules
-from .rules import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
+from .. import rules
+from ..rules import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 ARTICLE_KEY_PATTERN = f"^{rules.ARTICLE_KEY_PATTERN}$"
 

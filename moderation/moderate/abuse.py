@@ -11,31 +11,20 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
-from . import bans, moderate, rules, sites, wordlists
-from .auth import login_required, safe_next
-from .errors import InvalidInput, NotFound, ServiceError
+from .. import bans, rules, sites, wordlists
+from ..errors import InvalidInput, NotFound, ServiceError
+from ..i18n import error_message
+from .auth import login_required
 from .forms import BanForm, SitePolicyForm
-from .i18n import error_message
+from .pages import back, form_errors
 
-bp = Blueprint("moderate_abuse", __name__, url_prefix="/moderate")
-bp.register_error_handler(ServiceError, moderate.service_error)
-bp.before_request(moderate.refuse_unstorable_text)
+bp = Blueprint("abuse", __name__)
 
 PERIODS = ("1d", "7d", "30d", "forever")
 NUMBER = re.compile(r"[0-9]{1,10}")
-
-
-def _back(default: str) -> Any:
-    return redirect(safe_next(request.form.get("next")) or default)
-
-
-def _form_errors(form: Any) -> str:
-    return " ".join(
-        f"{form[name].label.text}: {'; '.join(errs)}" for name, errs in form.errors.items()
-    )
 
 
 def period_label(period: str) -> str:
@@ -53,7 +42,7 @@ def ban(comment_id: int) -> Any:
     """Ban the source or the e-mail address of a comment's author (the card's ban form)."""
     form = BanForm()
     if not form.validate():
-        raise InvalidInput(_form_errors(form))
+        raise InvalidInput(form_errors(form))
     if not rules.is_row_id(comment_id):  # the database would raise, not find nothing
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     made = bans.ban_comment_author(
@@ -70,7 +59,7 @@ def ban(comment_id: int) -> Any:
     else:
         message = gettext("Banned the source %(period)s.", period=period_label(form.period.data))
     flash(message, "success")
-    return _back(url_for("moderate.comment", comment_id=comment_id))
+    return back(url_for("moderate.queue.comment", comment_id=comment_id))
 
 
 @bp.get("/protection")
@@ -95,7 +84,7 @@ def lift(ban_id: int) -> Any:
         raise NotFound(f"There is no ban {ban_id}.", code="unknown_ban")
     bans.lift_ban(ban_id)  # CSRFProtect checked the form's token before the view ran
     flash(gettext("Ban lifted."), "success")
-    return _back(url_for(".protection"))
+    return back(url_for(".protection"))
 
 
 def _number(raw: str | None, label: str) -> int | None:
@@ -156,10 +145,3 @@ def site_rules(slug: str) -> Any:
     return render_template(
         "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)
     ), status
-
-
-def init_app(app: Flask) -> None:
-    moderate.register_converters(app)  # the routes' <id:…>
-    app.register_blueprint(bp)
-    app.jinja_env.globals["ban_periods"] = PERIODS
-    app.jinja_env.filters["ban_period_label"] = period_label

@@ -43,13 +43,13 @@ from flask import (
 )
 from sqlalchemy import select
 
-from . import approved, form_tokens, rules, sites
-from .errors import Forbidden, InvalidInput, RateLimited, ServiceError
-from .extensions import csrf, db
+from .. import approved, form_tokens, rules, sites
+from ..errors import Forbidden, InvalidInput, RateLimited, ServiceError
+from ..extensions import csrf, db
+from ..models import Article, Comment, CommentStatus, Site
+from ..privacy import request_source
+from ..submission import parse_submission, submit_comment, validate_article_key
 from .forms import CommentForm
-from .models import Article, Comment, CommentStatus, Site
-from .privacy import request_source
-from .submission import parse_submission, submit_comment, validate_article_key
 
 bp = Blueprint("embed", __name__)
 

@@ -1,0 +1,119 @@
+"""Admin pages of the moderator UI: moderators and sites (admins only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from .. import moderators, sites
+from ..errors import InvalidInput, ServiceError
+from ..i18n import error_message
+from .auth import admin_required
+from .forms import NewModeratorForm, NewSiteForm, PasswordForm, SiteForm
+from .pages import form_errors
+
+bp = Blueprint("admin", __name__)
+
+
+@bp.route("/admin/moderators", methods=["GET", "POST"])
+@admin_required
+def admin_moderators() -> Any:
+    form = NewModeratorForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                created = moderators.create_moderator(
+                    form.username.data.strip(), form.password.data, admin=form.admin.data
+                )
+            except ServiceError as error:
+                flash(error_message(error.code, error.message), "error")
+                status = error.status
+            else:
+                flash(gettext("Added %(name)s.", name=created.username), "success")
+                return redirect(url_for(".admin_moderators"))
+        else:
+            status = 400
+    return render_template(
+        "moderate/admin_moderators.html",
+        form=form,
+        password_form=PasswordForm(),
+        moderators=moderators.list_moderators(),
+    ), status
+
+
+@bp.post("/admin/moderators/<username>/<any(activate, deactivate):action>")
+@admin_required
+def admin_moderator_active(username: str, action: str) -> Response:
+    moderators.set_active(username, action == "activate", by=g.moderator)
+    if action == "activate":
+        flash(gettext("%(name)s can log in again.", name=username), "success")
+    else:
+        flash(gettext("%(name)s can no longer log in.", name=username), "success")
+    return redirect(url_for(".admin_moderators"))
+
+
+@bp.post("/admin/moderators/<username>/password")
+@admin_required
+def admin_moderator_password(username: str) -> Response:
+    form = PasswordForm()
+    if not form.validate():
+        raise InvalidInput(form_errors(form))
+    moderators.set_password(username, form.password.data)
+    flash(gettext("New password set for %(name)s.", name=username), "success")
+    return redirect(url_for(".admin_moderators"))
+
+
+@bp.route("/admin/sites", methods=["GET", "POST"])
+@admin_required
+def admin_sites() -> Any:
+    form = NewSiteForm()
+    status = 200
+    if request.method == "POST":
+        if form.validate():
+            try:
+                created = sites.create_site(
+                    form.slug.data.strip(),
+                    form.name.data,
+                    (form.origins.data or "").split(),
+                    form.language.data,
+                )
+            except ServiceError as error:
+                flash(error_message(error.code, error.message), "error")
+                status = error.status
+            else:
+                flash(gettext("Added the site %(name)s.", name=created.name), "success")
+                return redirect(url_for(".admin_site", slug=created.slug))
+        else:
+            status = 400
+    return render_template("moderate/admin_sites.html", form=form, sites=sites.list_sites()), status
+
+
+@bp.route("/admin/sites/<slug>", methods=["GET", "POST"])
+@admin_required
+def admin_site(slug: str) -> Any:
+    site = sites.get_site(slug)
+    form = SiteForm(obj=site if request.method == "GET" else None)
+    status = 200
+    if request.method == "GET":
+        form.origins.data = "\n".join(site.origins or [])
+        form.language.data = site.language.value
+    elif form.validate():
+        try:
+            sites.update_site(
+                slug,
+                name=form.name.data,
+                origins=(form.origins.data or "").split(),
+                language=form.language.data,
+            )
+        except ServiceError as error:
+            flash(error_message(error.code, error.message), "error")
+            status = error.status
+        else:
+            flash(gettext("Saved."), "success")
+            return redirect(url_for(".admin_site", slug=slug))
+    else:
+        status = 400
+    return render_template("moderate/admin_site.html", site=site, form=form), status

@@ -1,0 +1,22 @@
+"""The public face: what readers' browsers and news sites talk to, without cookies.
+
+* :mod:`.api`: the JSON API (``/api/v1``) and its OpenAPI document (:mod:`.openapi`);
+* :mod:`.embed`: the widget and count scripts and the no-JS page (``/embed/…``);
+* :mod:`.fast_path`: a WSGI layer that answers the approved list's 304s and cached pages
+  before Flask.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from . import api, embed, fast_path
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(api.bp)
+    app.session_interface = api.SessionsOutsideTheApi()
+    app.register_blueprint(embed.bp)
+    # Outermost: the approved list's 304s and cached pages are answered before Flask (and
+    # ProxyFix, which they do not need); see fast_path.py.
+    app.wsgi_app = fast_path.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]

@@ -1,0 +1,30 @@
+"""The no-JS embed page's comment form.
+
+It only carries data; the rules for a comment live in one place,
+:func:`moderation.submission.parse_submission`, which the JSON API uses too.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, StringField, TextAreaField
+
+
+class CommentForm(FlaskForm):
+    """The comment form of the no-JS embed page (``/embed/<site>/<article>``).
+
+    Its CSRF protection is the signed, time-stamped ``form_token`` (see
+    :mod:`moderation.form_tokens`), not Flask-WTF's session token: the page runs inside an
+    iframe on the news site, where browsers that block third-party cookies send no session.
+    """
+
+    class Meta:
+        csrf = False  # see the class docstring: the form token does this job without a cookie
+
+    author = StringField()
+    email = EmailField()
+    body = TextAreaField()
+    parent_id = HiddenField()
+    form_token = HiddenField()
+    # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled in by bots.
+    website = StringField()
