@@ -160,7 +160,7 @@ def page_cache(app: Flask | None = None) -> PageCache:
 
 
 def page_key(state: ThreadState, limit: int, after: int | None) -> tuple:
-    """Where a page lives in the cache: the view and :mod:`moderation.public.fast_path` both use it."""
+    """Where a page lives in the cache; the view and :mod:`moderation.public.fast_path` use it."""
     return (state.site_id, state.article_id, state.version, limit, after)
 
 

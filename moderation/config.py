@@ -73,9 +73,9 @@ class Defaults:
     # this ends any session this long after its login, however busy (seconds or a timedelta).
     SESSION_ABSOLUTE_LIFETIME = 12 * 3600
     WTF_CSRF_TIME_LIMIT = 12 * 3600
-    # Login throttling (moderation/moderate/auth.py). Failures are counted within the window; at a limit
-    # the next try waits LOGIN_FIRST_DELAY_SECONDS after the latest failure, and each further
-    # failure doubles that wait, up to the window.
+    # Login throttling (moderation/moderate/auth.py). Failures are counted within the window;
+    # at a limit the next try waits LOGIN_FIRST_DELAY_SECONDS after the latest failure, and
+    # each further failure doubles that wait, up to the window.
     LOGIN_WINDOW_SECONDS = 15 * 60
     LOGIN_FIRST_DELAY_SECONDS = 60
     LOGIN_MAX_ATTEMPTS = 5  # per username and source (or known device)

@@ -8,17 +8,17 @@ every route of the app, the before/after-request hooks, building the response) c
 the answer itself. :class:`FastPath` wraps the app's WSGI callable and gives exactly those two
 answers without entering Flask; every other request goes to Flask unchanged.
 
-It must stay equal to :func:`moderation.public.api.list_comments`: the same status, headers and body
-for every request it answers. That is why it reuses the view's parts rather than copies of
-them: :func:`moderation.approved.thread_state` (with its ``LIST_STATE_TTL``),
+It must stay equal to :func:`moderation.public.api.list_comments`: the same status, headers
+and body for every request it answers. That is why it reuses the view's parts rather than
+copies of them: :func:`moderation.approved.thread_state` (with its ``LIST_STATE_TTL``),
 :meth:`~moderation.approved.ThreadState.etag`, the page cache and
 :func:`~moderation.approved.page_key`, :func:`moderation.submission.validate_article_key`,
-werkzeug's ``If-None-Match`` parsing, and :func:`moderation.public.headers.list_headers` (which also holds
-the read CORS headers that the blueprint's after-request hook adds). Whatever it is unsure of,
-it leaves to Flask: another method or path, an invalid article key, a query string other than
-the plain ``limit``/``after`` numbers the view accepts, an unknown site, a page not in the
-cache, and any exception. Flask then gives its own answer, errors included.
-``tests/test_fast_path.py`` compares the two answers.
+werkzeug's ``If-None-Match`` parsing, and :func:`moderation.public.headers.list_headers`
+(which also holds the read CORS headers that the blueprint's after-request hook adds).
+Whatever it is unsure of, it leaves to Flask: another method or path, an invalid article key,
+a query string other than the plain ``limit``/``after`` numbers the view accepts, an unknown
+site, a page not in the cache, and any exception. Flask then gives its own answer, errors
+included. ``tests/test_fast_path.py`` compares the two answers.
 """
 
 from __future__ import annotations
