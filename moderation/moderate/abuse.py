@@ -11,15 +11,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, g, render_template, request, url_for
 from flask_babel import gettext
 
 from .. import bans, rules, sites, wordlists
-from ..errors import InvalidInput, NotFound, ServiceError
-from ..i18n import error_message
+from ..errors import InvalidInput, NotFound
 from .auth import login_required
 from .forms import BanForm, SitePolicyForm
-from .pages import back, form_errors
+from .pages import back, save_form, validated
 
 bp = Blueprint("abuse", __name__)
 
@@ -41,8 +40,7 @@ def period_label(period: str) -> str:
 def ban(comment_id: int) -> Any:
     """Ban the source or the e-mail address of a comment's author (the card's ban form)."""
     form = BanForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     if not rules.is_row_id(comment_id):  # the database would raise, not find nothing
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     made = bans.ban_comment_author(
@@ -110,38 +108,32 @@ def site_rules(slug: str) -> Any:
     """See and edit a site's word lists, link and rate limits, and pause switch."""
     site = sites.get_site(slug)
     form = SitePolicyForm()
-    status = 200
-    if request.method == "POST":
-        if not form.validate():
-            status = 400
-        else:
-            try:
-                sites.update_policy(
-                    slug,
-                    blocked_words=wordlists.parse_lines(form.blocked_words.data or ""),
-                    watched_words=wordlists.parse_lines(form.watched_words.data or ""),
-                    max_links=_number(form.max_links.data, str(form.max_links.label.text)),
-                    rate_limit_per_minute=_number(
-                        form.rate_limit_per_minute.data, str(form.rate_limit_per_minute.label.text)
-                    ),
-                    rate_limit_per_hour=_number(
-                        form.rate_limit_per_hour.data, str(form.rate_limit_per_hour.label.text)
-                    ),
-                    paused=bool(form.paused.data),
-                )
-            except ServiceError as error:
-                flash(error_message(error.code, error.message), "error")
-                status = error.status
-            else:
-                flash(gettext("Saved."), "success")
-                return redirect(url_for(".site_rules", slug=slug))
-    else:
+    if request.method == "GET":
         form.blocked_words.data = "\n".join(site.blocked_words or [])
         form.watched_words.data = "\n".join(site.watched_words or [])
         for name in ("max_links", "rate_limit_per_minute", "rate_limit_per_hour"):
             own = getattr(site, name)
             form[name].data = "" if own is None else str(own)
         form.paused.data = site.paused
+
+    def limit(field: Any) -> int | None:
+        return _number(field.data, str(field.label.text))
+
+    def save() -> tuple[str, str]:
+        sites.update_policy(
+            slug,
+            blocked_words=wordlists.parse_lines(form.blocked_words.data or ""),
+            watched_words=wordlists.parse_lines(form.watched_words.data or ""),
+            max_links=limit(form.max_links),
+            rate_limit_per_minute=limit(form.rate_limit_per_minute),
+            rate_limit_per_hour=limit(form.rate_limit_per_hour),
+            paused=bool(form.paused.data),
+        )
+        return gettext("Saved."), url_for(".site_rules", slug=slug)
+
+    outcome = save_form(form, save)
+    if isinstance(outcome, Response):
+        return outcome
     return render_template(
         "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)
-    ), status
+    ), outcome

@@ -8,11 +8,9 @@ from flask import Blueprint, Response, flash, g, redirect, render_template, requ
 from flask_babel import gettext
 
 from .. import moderators, sites
-from ..errors import InvalidInput, ServiceError
-from ..i18n import error_message
 from .auth import admin_required
 from .forms import NewModeratorForm, NewSiteForm, PasswordForm, SiteForm
-from .pages import form_errors
+from .pages import save_form, validated
 
 bp = Blueprint("admin", __name__)
 
@@ -21,27 +19,22 @@ bp = Blueprint("admin", __name__)
 @admin_required
 def admin_moderators() -> Any:
     form = NewModeratorForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                created = moderators.create_moderator(
-                    form.username.data.strip(), form.password.data, admin=form.admin.data
-                )
-            except ServiceError as error:
-                flash(error_message(error.code, error.message), "error")
-                status = error.status
-            else:
-                flash(gettext("Added %(name)s.", name=created.username), "success")
-                return redirect(url_for(".admin_moderators"))
-        else:
-            status = 400
+
+    def save() -> tuple[str, str]:
+        created = moderators.create_moderator(
+            form.username.data.strip(), form.password.data, admin=form.admin.data
+        )
+        return gettext("Added %(name)s.", name=created.username), url_for(".admin_moderators")
+
+    outcome = save_form(form, save)
+    if isinstance(outcome, Response):
+        return outcome
     return render_template(
         "moderate/admin_moderators.html",
         form=form,
         password_form=PasswordForm(),
         moderators=moderators.list_moderators(),
-    ), status
+    ), outcome
 
 
 @bp.post("/admin/moderators/<username>/<any(activate, deactivate):action>")
@@ -59,8 +52,7 @@ def admin_moderator_active(username: str, action: str) -> Response:
 @admin_required
 def admin_moderator_password(username: str) -> Response:
     form = PasswordForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     moderators.set_password(username, form.password.data)
     flash(gettext("New password set for %(name)s.", name=username), "success")
     return redirect(url_for(".admin_moderators"))
@@ -70,25 +62,23 @@ def admin_moderator_password(username: str) -> Response:
 @admin_required
 def admin_sites() -> Any:
     form = NewSiteForm()
-    status = 200
-    if request.method == "POST":
-        if form.validate():
-            try:
-                created = sites.create_site(
-                    form.slug.data.strip(),
-                    form.name.data,
-                    (form.origins.data or "").split(),
-                    form.language.data,
-                )
-            except ServiceError as error:
-                flash(error_message(error.code, error.message), "error")
-                status = error.status
-            else:
-                flash(gettext("Added the site %(name)s.", name=created.name), "success")
-                return redirect(url_for(".admin_site", slug=created.slug))
-        else:
-            status = 400
-    return render_template("moderate/admin_sites.html", form=form, sites=sites.list_sites()), status
+
+    def save() -> tuple[str, str]:
+        created = sites.create_site(
+            form.slug.data.strip(),
+            form.name.data,
+            (form.origins.data or "").split(),
+            form.language.data,
+        )
+        message = gettext("Added the site %(name)s.", name=created.name)
+        return message, url_for(".admin_site", slug=created.slug)
+
+    outcome = save_form(form, save)
+    if isinstance(outcome, Response):
+        return outcome
+    return render_template(
+        "moderate/admin_sites.html", form=form, sites=sites.list_sites()
+    ), outcome
 
 
 @bp.route("/admin/sites/<slug>", methods=["GET", "POST"])
@@ -96,24 +86,20 @@ def admin_sites() -> Any:
 def admin_site(slug: str) -> Any:
     site = sites.get_site(slug)
     form = SiteForm(obj=site if request.method == "GET" else None)
-    status = 200
     if request.method == "GET":
         form.origins.data = "\n".join(site.origins or [])
         form.language.data = site.language.value
-    elif form.validate():
-        try:
-            sites.update_site(
-                slug,
-                name=form.name.data,
-                origins=(form.origins.data or "").split(),
-                language=form.language.data,
-            )
-        except ServiceError as error:
-            flash(error_message(error.code, error.message), "error")
-            status = error.status
-        else:
-            flash(gettext("Saved."), "success")
-            return redirect(url_for(".admin_site", slug=slug))
-    else:
-        status = 400
-    return render_template("moderate/admin_site.html", site=site, form=form), status
+
+    def save() -> tuple[str, str]:
+        sites.update_site(
+            slug,
+            name=form.name.data,
+            origins=(form.origins.data or "").split(),
+            language=form.language.data,
+        )
+        return gettext("Saved."), url_for(".admin_site", slug=slug)
+
+    outcome = save_form(form, save)
+    if isinstance(outcome, Response):
+        return outcome
+    return render_template("moderate/admin_site.html", site=site, form=form), outcome

@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
-from flask import Response, redirect, render_template, request
+from flask import Response, flash, redirect, render_template, request
+from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
 
 from .. import review, rules, sites
+from ..errors import InvalidInput, ServiceError
 from ..extensions import db
+from ..i18n import error_message
 from ..models import Article
 from .auth import safe_next
 
@@ -115,3 +119,30 @@ def form_errors(form: Any) -> str:
     return " ".join(
         f"{form[name].label.text}: {'; '.join(errs)}" for name, errs in form.errors.items()
     )
+
+
+def validated(form: FlaskForm) -> None:
+    """Raise :class:`InvalidInput` naming each bad field, for a form a view needs whole."""
+    if not form.validate():
+        raise InvalidInput(form_errors(form))
+
+
+def save_form(form: FlaskForm, save: Callable[[], tuple[str, str]]) -> int | Response:
+    """The admin pages' GET/POST → validate → use case → flash → redirect, said once.
+
+    ``save`` runs the use case on a valid POST and returns the success message and where to
+    go next. The answer is that redirect (post/redirect/get), or the status to render the page
+    again with: 200 for a GET, 400 for an invalid form, the use case's status when it refused
+    (its message flashed in the moderator's language).
+    """
+    if request.method != "POST":
+        return 200
+    if not form.validate():
+        return 400
+    try:
+        message, target = save()
+    except ServiceError as error:
+        flash(error_message(error.code, error.message), "error")
+        return error.status
+    flash(message, "success")
+    return redirect(target)

@@ -26,7 +26,7 @@ from ..models import CommentStatus
 from . import pages
 from .auth import login_required
 from .forms import ArticleTitleForm, DecisionForm, LocaleForm
-from .pages import back, form_errors, wants_json
+from .pages import back, validated, wants_json
 
 bp = Blueprint("queue", __name__)
 SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
@@ -88,8 +88,7 @@ def queue() -> str:
 @login_required
 def decide(comment_id: int, decision: str) -> Any:
     form = DecisionForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     the_decision = review.parse_decision(decision)
     event = review.decide(
         comment_id, the_decision, review.Actor.of(g.moderator), form.note.data or None
@@ -113,8 +112,7 @@ def decide(comment_id: int, decision: str) -> Any:
 @login_required
 def bulk() -> Any:
     form = DecisionForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     decision = review.parse_decision(request.form.get("decision", ""))
     given = request.form.getlist("ids")
     ids = [number for number in map(rules.parse_id, given) if number is not None]
@@ -180,8 +178,7 @@ def article(article_id: int) -> str:
 def article_title(article_id: int) -> Response:
     """Confirm the title a reader gave (as it is, or edited), or remove it."""
     form = ArticleTitleForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     remove = form.action.data == "remove"
     title = None if remove else review.clean_title(form.title.data)
     if not remove and title is None:
@@ -212,7 +209,6 @@ def close_article(article_id: int, action: str) -> Response:
 @login_required
 def set_locale() -> Response:
     form = LocaleForm()
-    if not form.validate():
-        raise InvalidInput(form_errors(form))
+    validated(form)
     moderators.set_locale(g.moderator, form.locale.data or None)
     return back(url_for(".queue"))
