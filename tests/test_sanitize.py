@@ -1,4 +1,13 @@
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import partial
+
 import pytest
+from bleach import html5lib_shim
+from bleach.linkifier import LinkifyFilter
+from bleach.sanitizer import Cleaner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -97,14 +106,14 @@ _PIECES = st.sampled_from(
 _TEXT = st.lists(st.one_of(_PIECES, st.text(min_size=1, max_size=8)), max_size=30).map("".join)
 
 
-def _by_the_cleaner(text: str) -> str:
+def _by_the_cleaner(text: str, cleaner: Cleaner | None = None) -> str:
     """What render() gives without its shortcut: always through bleach."""
     text = sanitize.normalize_text(text)
     if not text:
         return ""
     paragraphs = sanitize._PARAGRAPH_BREAK.split(text)
     markup = "".join(f"<p>{p.replace(chr(10), '<br>')}</p>" for p in paragraphs)
-    html = sanitize._cleaner().clean(markup.replace("<!", "&lt;!"))
+    html = (cleaner or sanitize._cleaner()).clean(markup.replace("<!", "&lt;!"))
     return sanitize._EMPTY_PARAGRAPH.sub("", html)
 
 
@@ -126,3 +135,193 @@ def test_the_plain_text_shortcut_matches_the_cleaner(text: str) -> None:
 )
 def test_the_shortcut_on_typical_comments(text: str) -> None:
     assert render(text) == _by_the_cleaner(text)
+
+
+# --- links: the same as bleach's own patterns give, for every real address -------------------
+
+
+def _by_bleach_patterns(text: str) -> str:
+    """What render() gave with bleach's own URL_RE and EMAIL_RE (quadratic, see sanitize.py)."""
+    cleaner = Cleaner(
+        tags=sanitize.ALLOWED_TAGS,
+        attributes=sanitize.ALLOWED_ATTRIBUTES,
+        protocols=sanitize.ALLOWED_PROTOCOLS,
+        strip=False,
+        strip_comments=False,
+        filters=[
+            partial(
+                LinkifyFilter,
+                callbacks=[sanitize._link_attributes],
+                parse_email=True,
+                skip_tags={"code"},
+            )
+        ],
+    )
+    return _by_the_cleaner(text, cleaner)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "https://example.com/a?b=c",
+        "siehe www.example.de, oder nicht?",
+        "schreib an anna@example.org.",
+        "a.b-c@mail.example.co.uk",
+        "first.last+tag@sub.example.com und o'brien@example.ie",
+        '"quoted"@example.org',
+        "Kontakt...anna@example.org",
+        "(siehe https://de.wikipedia.org/wiki/Stra%C3%9Fe_(Begriffskl%C3%A4rung))",
+        "https://user:pw@host.example.com:8443/p?q=1&r=2#frag",
+        "https://www.spiegel.de/politik/a-1234.html#comments",
+        "http://xn--bcher-kva.de und Straße.de und ftp://files.example.org/pub/",
+        "<https://example.com> [www.example.de] 'www.example.de' \"https://example.com\"",
+        "- example.com\n-example.com\n--example.com\n—example.com",
+        "x-example.com, zeit.de/x, E-Mail: info@müller.de, test@localhost",
+        "Links: example.com. example.com, (example.com) example.com:8080/x HTTPS://EXAMPLE.COM",
+        '<code>https://example.org</code> <b>www.example.de</b> <a href="https://x.de">x</a>',
+        "https://example.com/search?q=a+b&amp;x=%20 und a&amp;b@example.org",
+        f"{'x' * 64}@example.org und {'a' * 63}.de",
+    ],
+)
+def test_links_are_those_of_bleachs_own_patterns(text: str) -> None:
+    assert render(text) == _by_bleach_patterns(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        f"{'x' * 65}@example.org",  # a local part has at most 64 characters
+        f"{'a' * 64}.de",  # a label at most 63
+        f"{'a' * 40}-{'b' * 40}.de",
+        f"{'a.' * 127}de",  # a host at most 126 labels before its top-level domain
+    ],
+)
+def test_parts_longer_than_the_rfcs_allow_stay_text(text: str) -> None:
+    assert "<a " in _by_bleach_patterns(text)
+    assert "<a " not in render(text)
+
+
+# --- markup that costs the parser more than any comment needs is shown as text ----------------
+
+
+def test_deep_nesting_is_shown_as_text() -> None:
+    assert render("<b>" * 70 + "x") == "<p>" + "&lt;b&gt;" * 70 + "x</p>"
+
+
+def test_elements_reopened_in_every_paragraph_are_shown_as_text() -> None:
+    tags = "".join(f"<b title={i}>" for i in range(30))
+    html = render(tags + "\n\nx" * 30)
+    assert "<b>" not in html
+    assert html.startswith("<p>&lt;b title=0&gt;&lt;b title=1&gt;")
+
+
+def test_ordinary_nesting_and_an_unclosed_tag_keep_their_markup() -> None:
+    nested = "<blockquote><b><i><em><strong><code>x</code></strong></em></i></b></blockquote>"
+    assert nested in render(nested * 20)
+    html = render("<b>" + "Absatz\n\n" * 40 + "Ende")
+    assert html.count("<b>") == 41
+
+
+_MARKUP = st.lists(
+    st.sampled_from(
+        ["<b>", "</b>", "<i>", "</i>", "<p>", "</p>", "<br>", "<blockquote>", "</blockquote>",
+         '<a href="https://x.de">', "</a>", "<code>", "</code>", "x", " ", "&amp;", "<!-- -->"]
+    ),
+    max_size=40,
+).map("".join)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_MARKUP)
+def test_the_walker_walks_as_html5libs_own(markup: str) -> None:
+    parser = html5lib_shim.BleachHTMLParser(
+        tags=sanitize.ALLOWED_TAGS, strip=False, consume_entities=False, namespaceHTMLElements=False
+    )
+    dom = parser.parseFragment(markup)
+    assert list(sanitize._Walker(dom)) == list(html5lib_shim.getTreeWalker("etree")(dom))
+
+
+# --- the cost of rendering grows with the length alone, not with what the text is -----------
+
+_PROSE = (
+    "Die Zahlen sind nachvollziehbar, aber die Schlussfolgerung greift zu kurz. Wer im Winter "
+    "mit dem Zug von München nach Hamburg fährt, weiß, wie oft es Verspätungen gibt. "
+)
+
+
+def _repeat(unit: str) -> Callable[[int], str]:
+    return lambda n: (unit * (n // len(unit) + 1))[:n]
+
+
+def _tags_then_paragraphs(n: int) -> str:
+    tags = "".join(f"<b title={i}>" for i in range(n))[: n // 2]
+    return tags + ("\n\nx" * n)[: n - len(tags)]
+
+
+def _seconds(text: str, runs: int = 5) -> float:
+    """The least CPU time of a few renderings: other work on the machine only ever adds to it."""
+    render(text)
+    best = float("inf")
+    for _ in range(runs):
+        start = time.thread_time()
+        render(text)
+        best = min(best, time.thread_time() - start)
+    return best
+
+
+def _holds(condition: Callable[[], bool], attempts: int = 3) -> bool:
+    """Whether a timing comparison holds in one of a few attempts: noise is not a regression."""
+    return any(condition() for _ in range(attempts))
+
+
+# Text as an attacker writes it, one family per way the old patterns scanned a run again from
+# every position: bleach's EMAIL_RE on "a" * 5000 took a second, its URL_RE on "a.b-" * 1250
+# seven, against a millisecond for prose.
+TEXT_FAMILIES = {
+    "letters": _repeat("a"),
+    "digits": _repeat("1"),
+    "underscores": _repeat("_"),
+    "hyphens": _repeat("-"),
+    "hyphenated": _repeat("a-"),
+    "labels and hyphens": _repeat("a.b-"),
+    "dots": _repeat("a."),
+    "www": _repeat("www."),
+    "parentheses": _repeat("("),
+    "scheme then letters": lambda n: ("http://" + "a" * n)[:n],
+    "at signs": _repeat("@"),
+    "local parts": _repeat("a.a@"),
+    "domains": _repeat("a@a."),
+    "unicode letters": _repeat("äöüß"),
+    "words": _repeat("a "),
+}
+
+
+@pytest.mark.parametrize("family", TEXT_FAMILIES)
+def test_text_costs_a_small_multiple_of_prose(family: str) -> None:
+    prose, text = _repeat(_PROSE)(5000), TEXT_FAMILIES[family](5000)
+    assert _holds(lambda: _seconds(text) < 5 * _seconds(prose))
+
+
+# Markup and entities go through html5lib, which costs some microseconds for each "<" or "&":
+# more than prose, but in proportion to the length. Before, "&#" * n and "&" * n went through
+# the e-mail pattern, "<b>" * n nested n / 3 deep and "<b title=N>" re-opened every element in
+# every paragraph, all quadratic.
+MARKUP_FAMILIES = {
+    **{name: TEXT_FAMILIES[name] for name in ("letters", "labels and hyphens", "parentheses")},
+    "ampersands": _repeat("&"),
+    "character references": _repeat("&#"),
+    "named references": _repeat("&a"),
+    "angle brackets": _repeat("<"),
+    "nested tags": _repeat("<b>"),
+    "nested blocks": _repeat("<blockquote>"),
+    "reopened tags": _tags_then_paragraphs,
+    "closed tags": _repeat("<b>x</b> "),
+    "paragraphs ending in a tag": _repeat("<br>\n\n"),
+    "links": _repeat("siehe https://example.com/a?b=c und anna@example.org. "),
+}
+
+
+@pytest.mark.parametrize("family", MARKUP_FAMILIES)
+def test_cost_grows_linearly(family: str) -> None:
+    short, long = MARKUP_FAMILIES[family](2000), MARKUP_FAMILIES[family](8000)
+    assert _holds(lambda: _seconds(long) < 6 * _seconds(short))
