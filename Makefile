@@ -42,9 +42,12 @@ bench: $(STAMP)
 test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# Style, then the layer contracts in pyproject.toml ([tool.importlinter]), then the types.
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache --no-logo
+	$(BIN)/mypy moderation
 
 # After changing UI texts: collect them and merge them into the catalogs, then translate.
 translations: $(STAMP)
@@ -53,4 +56,4 @@ translations: $(STAMP)
 	$(BIN)/pybabel update -i translations/messages.pot -d translations -w 100
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache

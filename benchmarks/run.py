@@ -25,8 +25,6 @@ import os
 import platform
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,8 +37,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
+
+from tests.servers import Gunicorn  # noqa: E402 (needs the root on the path)
 
 LOREM = (
     "Ein sachlicher Beitrag zur Debatte: Die Zahlen im Artikel sind nachvollziehbar, aber die "
@@ -56,12 +55,6 @@ PER_ARTICLE = 100  # background comments per background article
 LONG_IN_LIST = re.compile(r"(\?, ){3,}\?|(%\(\w+\)s(::\w+)?, ){3,}%\(\w+\)s(::\w+)?")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes, Any]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
@@ -75,72 +68,26 @@ def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[in
 # --- servers -----------------------------------------------------------------------------------
 
 
-class Server:
-    """An app under gunicorn with the production ``gunicorn.conf.py`` on a loopback port."""
+def serve(app: str, env: dict[str, str], workers: int, log: Path) -> Gunicorn:
+    """``app`` under gunicorn (``tests/servers.py``, as the no-loss tests run it), without an
+    access log and with warnings only: logging is not measured."""
+    return Gunicorn({**env, "GUNICORN_LOG_LEVEL": "warning"}, app=app, workers=workers, log=log)
 
-    def __init__(self, app_spec: str, env: dict[str, str], workers: int, log: Path) -> None:
-        self.port = free_port()
-        self.workers_wanted = workers
-        full_env = {
-            **os.environ,
-            **env,
-            "WEB_CONCURRENCY": str(workers),
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            "GUNICORN_ACCESS_LOG": "",  # no access log for either app: logging is not measured
-            "GUNICORN_LOG_LEVEL": "warning",
-        }
-        self.log = log
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app_spec],
-                cwd=ROOT,
-                env=full_env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise SystemExit(f"gunicorn {app_spec} exited:\n{log.read_text()}")
-            if len(self.workers()) == workers:
-                try:
-                    if get(self.port, "/healthz")[0] == 200:
-                        return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise SystemExit(f"gunicorn {app_spec} did not start:\n{log.read_text()}")
 
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
-
-    def rss_mb(self) -> list[str]:
-        """Each worker's resident size, and its proportional share (PSS: shared pages split
-        among the processes that share them), in MB."""
-        sizes = []
-        for pid in self.workers():
-            status = Path(f"/proc/{pid}/status").read_text()
-            rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
-            rollup = Path(f"/proc/{pid}/smaps_rollup")
-            pss = ""
-            if rollup.exists():
-                found = re.search(r"^Pss:\s+(\d+)", rollup.read_text(), re.M)
-                pss = f" (PSS {int(found.group(1)) / 1024:.0f})" if found else ""
-            sizes.append(f"{rss:.0f}{pss}")
-        return sizes
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def rss_mb(server: Gunicorn) -> list[str]:
+    """Each worker's resident size, and its proportional share (PSS: shared pages split among
+    the processes that share them), in MB."""
+    sizes = []
+    for pid in server.workers():
+        status = Path(f"/proc/{pid}/status").read_text()
+        rss = int(re.search(r"VmRSS:\s+(\d+)", status).group(1)) / 1024  # type: ignore[union-attr]
+        rollup = Path(f"/proc/{pid}/smaps_rollup")
+        pss = ""
+        if rollup.exists():
+            found = re.search(r"^Pss:\s+(\d+)", rollup.read_text(), re.M)
+            pss = f" (PSS {int(found.group(1)) / 1024:.0f})" if found else ""
+        sizes.append(f"{rss:.0f}{pss}")
+    return sizes
 
 
 # --- load --------------------------------------------------------------------------------------
@@ -434,26 +381,27 @@ class Seeder:
                 since = driver.timestamp(datetime.now(UTC) - timedelta(hours=24))
                 someone = "0" * 64  # the source of every seeded comment
                 plans = []
+                keys = {f"key{i}": f"a{i}" for i in range(100)}
                 for name, sql, params in [
-                    ("thread state (every list request, and the 304)", approved._STATE_SQL,
-                     ("politik/fuenfzig", SITE)),
+                    ("thread state (every list request, and the 304)", approved._STATE,
+                     {"key": "politik/fuenfzig", "slug": SITE}),
                     ("approved list page", *listing),
-                    ("counts for 100 articles", approved._counts_sql(100),
-                     (*[f"a{i}" for i in range(100)], SITE)),
+                    ("counts for 100 articles", approved._counts_statement(100),
+                     keys | {"slug": SITE}),
                     ("moderation queue, first page", *queue),
                     ("rate limit (every submission)", checks._RECENT_ON_SITE,
-                     (someone, since, self.site_id)),
+                     {"source_hash": someone, "since": since, "site_id": self.site_id}),
                     ("duplicate check by source", checks._EARLIER_BODIES["source_hash"],
-                     (someone, since)),
+                     {"sender": someone, "since": since}),
                     ("duplicate check by e-mail", checks._EARLIER_BODIES["email"],
-                     ("leserin@example.org", since)),
-                    ("active ban", bans._ACTIVE_BAN, (someone, None, None, since)),
+                     {"sender": "leserin@example.org", "since": since}),
+                    ("active ban", bans._ACTIVE_BAN,
+                     {"source_hash": someone, "email": None, "erased": None, "now": since}),
                 ]:  # fmt: skip
-                    if "{p}" in sql:  # written for the driver
-                        rows = driver.all(explain + sql, params)
-                        sql = sql.replace("{p}", "?")
-                    else:  # recorded from SQLAlchemy, in the driver's own parameter style
-                        rows = driver.cursor.execute(explain + sql, params).fetchall()
+                    if not isinstance(sql, str):  # a statement the driver runs
+                        sql, params = driver.render(sql, params)
+                    # as the driver gets it, in its own parameter style
+                    rows = driver.cursor.execute(explain + sql, params).fetchall()
                     text_plan = "\n".join(str(row[-1]) if self.sqlite else row[0] for row in rows)
                     shown = LONG_IN_LIST.sub("…", " ".join(sql.split()))
                     plans.append((name, f"{shown}\n\n{text_plan}"))
@@ -565,12 +513,12 @@ def main() -> None:
         "MODERATION_TRUSTED_PROXIES": "1",
     }
     log = workdir / "gunicorn.log"
-    ours = Server("wsgi:app", app_env, args.workers, log)
+    ours = serve("wsgi:app", app_env, args.workers, log)
     status, body, headers = get(ours.port, LIST_PATH)
     assert status == 200 and len(json.loads(body)["comments"]) == 50, (status, body[:200])
     etag = headers["ETag"]
     (workdir / "list.json").write_bytes(body)
-    minimal = Server(
+    minimal = serve(
         "benchmarks.minimal_app:app",
         {"BENCH_LIST_JSON": str(workdir / "list.json")},
         args.workers,
@@ -600,12 +548,12 @@ def main() -> None:
         label = "SQLite synchronous=FULL" if url.startswith("sqlite") else "PostgreSQL"
         rows.append((f"POST a comment, many readers, {label}",
                      *both(POST_PATH, post=True, many_readers=True), "≥ 400/s"))  # fmt: skip
-        rss_ours, rss_minimal = ours.rss_mb(), minimal.rss_mb()
+        rss_ours, rss_minimal = rss_mb(ours), rss_mb(minimal)
     finally:
         ours.stop()
     if url.startswith("sqlite"):
-        fast = Server("wsgi:app", {**app_env, "MODERATION_SQLITE_SYNCHRONOUS": "NORMAL"},
-                      args.workers, log)  # fmt: skip
+        fast = serve("wsgi:app", {**app_env, "MODERATION_SQLITE_SYNCHRONOUS": "NORMAL"},
+                     args.workers, log)  # fmt: skip
         try:
             mine = drive(fast.url + POST_PATH, post=True, many_readers=True, **kw)
             rows.append(("POST a comment, many readers, SQLite synchronous=NORMAL", mine,
@@ -616,7 +564,7 @@ def main() -> None:
         # (it compares each comment with that reader's latest 500).
         one_env = {**app_env, "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
                    "MODERATION_RATE_LIMIT_PER_HOUR": "0"}  # fmt: skip
-        single = Server("wsgi:app", one_env, args.workers, log)
+        single = serve("wsgi:app", one_env, args.workers, log)
         try:
             rows.append(("POST a comment, all from one reader, limits off, FULL",
                          drive(single.url + POST_PATH, post=True, **kw),
@@ -652,7 +600,7 @@ def main() -> None:
     first_p99 = None
     for total in [stage for stage in GROWTH_STAGES if stage <= args.max_comments]:
         seeder.grow_to(total)
-        server = Server("wsgi:app", uncached, args.workers, log)
+        server = serve("wsgi:app", uncached, args.workers, log)
         try:
             result = drive(
                 server.url + LIST_PATH,

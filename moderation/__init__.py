@@ -13,7 +13,7 @@ from pathlib import Path
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from . import cli, database, errors, health, i18n, moderate, public
+from . import cli, database, errors, health, i18n, moderate, public, rules
 from .config import load_config
 from .extensions import csrf, db, migrate
 
@@ -36,7 +36,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if trusted_proxies > 0:
         # Believe the last N entries of X-Forwarded-For (and -Proto), as many as there are
         # proxies of ours in front; without it the header is ignored, since anyone can send it.
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies)
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]  # Flask's way to add middleware
+            app.wsgi_app, x_for=trusted_proxies, x_proto=trusted_proxies
+        )
 
     db.init_app(app)
     database.init_app(app)
@@ -45,6 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     cli.init_app(app)
     i18n.init_app(app, str(ROOT / "translations"))
+    app.jinja_env.globals["rules"] = rules  # limits and patterns, as the code applies them
 
     app.register_blueprint(health.bp)
     public.init_app(app)

@@ -11,6 +11,7 @@ and needs no invalidation across workers or hosts. Counts for many articles are 
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -20,12 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, and_, bindparam, select
 
 from . import database
 from .errors import NotFound
 from .extensions import db
-from .models import Article, Comment, CommentStatus
+from .models import Article, Comment, CommentStatus, Site
 
 
 @dataclass(frozen=True)
@@ -44,14 +45,22 @@ class ThreadState:
 
 
 # The state of one thread: site by slug, article by its (site_id, key) unique index.
-_STATE_SQL = (
-    "SELECT site.id, article.id, article.version, article.approved_count FROM site "
-    "LEFT OUTER JOIN article ON article.site_id = site.id AND article.key = {p} "
-    "WHERE site.slug = {p}"
+_site = database.table(Site)
+_article = database.table(Article)
+_STATE = (
+    select(_site.c.id, _article.c.id, _article.c.version, _article.c.approved_count)
+    .select_from(
+        _site.outerjoin(
+            _article,
+            and_(_article.c.site_id == _site.c.id, _article.c.key == bindparam("key")),
+        )
+    )
+    .where(_site.c.slug == bindparam("slug"))
 )
 
 
 def _app(app: Flask | None) -> Flask:
+    # current_app is typed as the app itself, not as the proxy that it is.
     return app or current_app._get_current_object()  # type: ignore[attr-defined]
 
 
@@ -69,9 +78,9 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
     """The site and article in one query; raises :class:`NotFound` for an unknown site.
 
     This runs on every list request, including every ``304``, so it goes straight to the
-    driver: no session, no ORM, no SQL compilation. On SQLite the connection is in autocommit
-    mode and the single SELECT is its own snapshot. ``app`` defaults to the current app;
-    :mod:`moderation.public.fast_path` passes it, since it runs outside any Flask context.
+    driver: no session, no ORM, a statement compiled once. On SQLite the connection is in
+    autocommit mode and the single SELECT is its own snapshot. ``app`` defaults to the current
+    app; :mod:`moderation.public.fast_path` passes it, since it runs outside any Flask context.
 
     With ``LIST_STATE_TTL`` above 0, a worker reuses a state it read less than that many
     seconds ago: a decision then shows up to that much later (on top of the ``max-age`` that
@@ -86,7 +95,7 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
         hit = states.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-    row = database.read_one(_STATE_SQL, (article_key, site_slug), engine(app))
+    row = database.read_one(_STATE, {"key": article_key, "slug": site_slug}, engine(app))
     if row is None:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
@@ -197,7 +206,7 @@ def page(state: ThreadState, limit: int, after: int | None) -> Page:
             cache.put(key, built)
             return built
         state = now
-        db.session.rollback()  # a read-only transaction; the next read sees the newest data
+        database.discard()  # a read-only transaction; the next read sees the newest data
     return Page(None, body)
 
 
@@ -239,14 +248,16 @@ def approved_page(state: ThreadState, limit: int, after: int | None) -> dict:
     return {"comments": comments, "count": state.count, "next": next_cursor}
 
 
-def _counts_sql(keys: int) -> str:
-    """The counts query for this many article keys: site by slug, each article by its
-    (site_id, key) unique index, the count from the article's ``approved_count``."""
-    marks = ", ".join(["{p}"] * keys)
+@functools.lru_cache(maxsize=256)
+def _counts_statement(keys: int) -> Select:
+    """The counts query for this many article keys (parameters ``key0`` …, ``slug``): site by
+    slug, each article by its (site_id, key) unique index, the count from the article's
+    ``approved_count``. One statement per number of keys, so each is compiled once."""
+    wanted = _article.c.key.in_([bindparam(f"key{number}") for number in range(keys)])
     return (
-        "SELECT site.id, article.key, article.approved_count FROM site "
-        f"LEFT OUTER JOIN article ON article.site_id = site.id AND article.key IN ({marks}) "
-        "WHERE site.slug = {p}"
+        select(_site.c.id, _article.c.key, _article.c.approved_count)
+        .select_from(_site.outerjoin(_article, and_(_article.c.site_id == _site.c.id, wanted)))
+        .where(_site.c.slug == bindparam("slug"))
     )
 
 
@@ -257,7 +268,8 @@ def counts(site_slug: str, article_keys: Iterable[str]) -> dict[str, int]:
     the driver, like the list's state.
     """
     keys = list(dict.fromkeys(article_keys))
-    rows = database.read_all(_counts_sql(len(keys)), (*keys, site_slug))
+    params = {f"key{number}": key for number, key in enumerate(keys)}
+    rows = database.read_all(_counts_statement(len(keys)), params | {"slug": site_slug})
     if not rows:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     found = {key: count for _, key, count in rows if key is not None}

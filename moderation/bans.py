@@ -17,20 +17,18 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import BindParameter, and_, bindparam, or_, select
 
 from . import database, privacy
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Ban, BanKind, Comment, utcnow
-from .rules import EMAIL, MAX_EMAIL_LENGTH
+from .rules import EMAIL, MAX_EMAIL_LENGTH, MAX_NOTE_LENGTH, SOURCE_HASH
 
-SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 _DURATION = re.compile(r"(\d{1,6})\s*(min|m|h|d|w)")
 _UNITS = {"min": "minutes", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 FOREVER = ("", "forever", "permanent", "never")
 MAX_DURATION = timedelta(days=3650)
-MAX_REASON_LENGTH = 500
 
 
 def parse_duration(text: str | None) -> timedelta | None:
@@ -86,7 +84,7 @@ def is_active(ban: Ban, now: datetime | None = None) -> bool:
     return ban.lifted_at is None and (ban.expires_at is None or ban.expires_at > now)
 
 
-def _active_clause(now: datetime) -> list:
+def _active_clause(now: datetime | BindParameter[datetime]) -> list:
     return [Ban.lifted_at.is_(None), or_(Ban.expires_at.is_(None), Ban.expires_at > now)]
 
 
@@ -105,40 +103,36 @@ def add_ban(
     again extends or shortens a ban. Raises :class:`InvalidInput` for a bad kind, value, period
     or reason.
     """
-    try:
-        kind = _kind(kind)
-        value = _value(kind, value)
-        reason = " ".join((reason or "").split()) or None
-        if reason is not None and len(reason) > MAX_REASON_LENGTH:
-            raise InvalidInput(
-                f"The reason may have at most {MAX_REASON_LENGTH} characters.",
-                code="invalid_reason",
-            )
-        if duration is not None and (duration <= timedelta(0) or duration > MAX_DURATION):
-            raise InvalidInput(
-                "A ban period must be positive and at most 10 years.", code="invalid_duration"
-            )
-        now = utcnow()
-        for previous in db.session.scalars(
-            select(Ban).where(Ban.kind == kind, Ban.value == value, *_active_clause(now))
-        ):
-            previous.lifted_at = now
-        ban = Ban(
-            kind=kind,
-            value=value,
-            reason=reason,
-            created_by=actor,
-            created_at=now,
-            expires_at=None if duration is None else now + duration,
+    kind = _kind(kind)
+    value = _value(kind, value)
+    reason = " ".join((reason or "").split()) or None
+    if reason is not None and len(reason) > MAX_NOTE_LENGTH:
+        raise InvalidInput(
+            f"The reason may have at most {MAX_NOTE_LENGTH} characters.",
+            code="invalid_reason",
         )
-        db.session.add(ban)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    if duration is not None and (duration <= timedelta(0) or duration > MAX_DURATION):
+        raise InvalidInput(
+            "A ban period must be positive and at most 10 years.", code="invalid_duration"
+        )
+    now = utcnow()
+    for previous in db.session.scalars(
+        select(Ban).where(Ban.kind == kind, Ban.value == value, *_active_clause(now))
+    ):
+        previous.lifted_at = now
+    ban = Ban(
+        kind=kind,
+        value=value,
+        reason=reason,
+        created_by=actor,
+        created_at=now,
+        expires_at=None if duration is None else now + duration,
+    )
+    db.session.add(ban)
     return ban
 
 
+@database.writes
 def ban_comment_author(
     comment_id: int,
     kind: BanKind | str,
@@ -155,11 +149,9 @@ def ban_comment_author(
     kind = _kind(kind)
     comment = db.session.get(Comment, comment_id)
     if comment is None:
-        db.session.rollback()
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     value = comment.source_hash if kind is BanKind.SOURCE else comment.email
     if not value:
-        db.session.rollback()
         what = "source" if kind is BanKind.SOURCE else "e-mail address"
         raise Conflict(f"Comment {comment_id} has no {what} to ban.", code="nothing_to_ban")
     return add_ban(kind, value, duration=duration, reason=reason, actor=actor)
@@ -173,11 +165,9 @@ def lift_ban(ban_id: int) -> Ban:
     """
     ban = db.session.get(Ban, ban_id)
     if ban is None:
-        db.session.rollback()
         raise NotFound(f"There is no ban {ban_id}.", code="unknown_ban")
     if is_active(ban):
         ban.lifted_at = utcnow()
-    db.session.commit()
     return ban
 
 
@@ -191,9 +181,17 @@ def list_bans(*, include_ended: bool = False) -> Sequence[Ban]:
 
 # Run on every submission, inside its write transaction (see checks.banned).
 _ACTIVE_BAN = (
-    "SELECT id FROM ban WHERE ((kind = 'source' AND value = {p}) "
-    "OR (kind = 'email' AND value IN ({p}, {p}))) "
-    "AND lifted_at IS NULL AND (expires_at IS NULL OR expires_at > {p}) LIMIT 1"
+    select(Ban.id)
+    .where(
+        or_(
+            and_(Ban.kind == BanKind.SOURCE, Ban.value == bindparam("source_hash")),
+            and_(
+                Ban.kind == BanKind.EMAIL, Ban.value.in_([bindparam("email"), bindparam("erased")])
+            ),
+        ),
+        *_active_clause(bindparam("now")),
+    )
+    .limit(1)
 )
 
 
@@ -208,5 +206,13 @@ def active_ban_id(
         return None
     address = email.strip().lower() if email else None
     erased = privacy.email_hash(address) if address else None
-    row = driver.one(_ACTIVE_BAN, (source_hash or None, address, erased, driver.timestamp(now)))
+    row = driver.one(
+        _ACTIVE_BAN,
+        {
+            "source_hash": source_hash or None,
+            "email": address,
+            "erased": erased,
+            "now": driver.timestamp(now),
+        },
+    )
     return row[0] if row else None

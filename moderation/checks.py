@@ -62,11 +62,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
+from flask_babel import gettext
+from sqlalchemy import BigInteger, bindparam, func, select
 
 from . import bans, database, form_tokens, sites, wordlists
 from .database import Driver
 from .errors import InvalidInput, RateLimited
-from .models import Language, Site
+from .i18n import wait_text
+from .models import Article, Comment, SiteSnapshot
 
 
 class Stage(enum.Enum):
@@ -89,7 +92,7 @@ class Finding:
 class CheckContext:
     """What the checks look at: the comment as parsed, where it goes and where it came from."""
 
-    site: Site
+    site: SiteSnapshot
     article_key: str
     author: str
     email: str | None
@@ -125,7 +128,7 @@ Check = Callable[[CheckContext], Finding | Sequence[Finding] | None]
 
 def reads_history(check: Check) -> Check:
     """Mark a check that reads the database: it runs in the :data:`Stage.HISTORY` stage."""
-    check.stage = Stage.HISTORY  # type: ignore[attr-defined]
+    check.stage = Stage.HISTORY  # type: ignore[attr-defined]  # a mark that run_checks reads
     return check
 
 
@@ -171,6 +174,10 @@ def links(ctx: CheckContext) -> Finding | None:
     return None
 
 
+# PostgreSQL only (see _lock_source).
+_LOCK_SOURCE = select(func.pg_advisory_xact_lock(bindparam("key", type_=BigInteger)))
+
+
 def _lock_source(ctx: CheckContext) -> None:
     """Let one transaction at a time count and store comments of this source.
 
@@ -180,31 +187,10 @@ def _lock_source(ctx: CheckContext) -> None:
     """
     if not ctx.db.sqlite and ctx.source_hash:
         digest = hashlib.sha256(ctx.source_hash.encode()).digest()
-        ctx.db.execute(
-            "SELECT pg_advisory_xact_lock({p})", (int.from_bytes(digest[:8], "big", signed=True),)
-        )
+        ctx.db.execute(_LOCK_SOURCE, {"key": int.from_bytes(digest[:8], "big", signed=True)})
 
 
-_RATE_MESSAGE = {
-    Language.DE: "Sie haben in kurzer Zeit viele Kommentare geschrieben. "
-    "Bitte warten Sie {wait} und senden Sie Ihren Kommentar dann noch einmal.",
-    Language.EN: "You have sent many comments in a short time. "
-    "Please wait {wait} and send your comment again.",
-}
-_UNITS = {
-    Language.DE: (("Sekunde", "Sekunden"), ("Minute", "Minuten")),
-    Language.EN: (("second", "seconds"), ("minute", "minutes")),
-}
-
-
-def _wait_text(seconds: int, language: Language) -> str:
-    (second, seconds_), (minute, minutes) = _UNITS[language]
-    if seconds < 90:  # as the no-JS page says it (moderation.public.embed.wait_text)
-        return f"{seconds} {second if seconds == 1 else seconds_}"
-    return f"{math.ceil(seconds / 60)} {minutes}"
-
-
-def rate_limits(site: Site) -> list[tuple[int, timedelta]]:
+def rate_limits(site: SiteSnapshot) -> list[tuple[int, timedelta]]:
     """The limits in force on a site, as (comments, window); a limit of 0 is off."""
     policy = sites.policy(site)
     pairs = (
@@ -214,18 +200,27 @@ def rate_limits(site: Site) -> list[tuple[int, timedelta]]:
     return [(limit, window) for limit, window in pairs if limit > 0]
 
 
-# The history checks' SQL, run straight on the driver inside the write transaction.
+# The history checks' statements, run straight on the driver inside the write transaction.
+_comment = database.table(Comment)
+_article = database.table(Article)
 _RECENT_ON_SITE = (
-    "SELECT comment.created_at FROM comment JOIN article ON article.id = comment.article_id "
-    "WHERE comment.source_hash = {p} AND comment.created_at > {p} AND article.site_id = {p} "
-    "ORDER BY comment.created_at DESC"
+    select(_comment.c.created_at)
+    .select_from(_comment.join(_article))
+    .where(
+        _comment.c.source_hash == bindparam("source_hash"),
+        _comment.c.created_at > bindparam("since"),
+        _article.c.site_id == bindparam("site_id"),
+    )
+    .order_by(_comment.c.created_at.desc())
 )
 # One query per way of naming the sender, each served by its own index. (With an OR of the
 # two, SQLite's planner, once ANALYZE has seen that most comments have no e-mail, prefers
 # reading every comment of the window.)
 _EARLIER_BODIES = {
-    column: f"SELECT body_raw FROM comment WHERE {column} = {{p}} AND created_at > {{p}} "
-    "ORDER BY created_at DESC LIMIT 500"
+    column: select(_comment.c.body_raw)
+    .where(_comment.c[column] == bindparam("sender"), _comment.c.created_at > bindparam("since"))
+    .order_by(_comment.c.created_at.desc())
+    .limit(500)
     for column in ("source_hash", "email")
 }
 
@@ -260,7 +255,9 @@ def refuse_over_rate_limit(ctx: CheckContext) -> None:
 def _refuse_over(ctx: CheckContext, limits: list[tuple[int, timedelta]], driver: Driver) -> None:
     longest = max(window for _, window in limits)
     since = driver.timestamp(ctx.now - longest)
-    rows = driver.all(_RECENT_ON_SITE, (ctx.source_hash, since, ctx.site.id))
+    rows = driver.all(
+        _RECENT_ON_SITE, {"source_hash": ctx.source_hash, "since": since, "site_id": ctx.site.id}
+    )
     recent = [driver.moment(created_at) for (created_at,) in rows]
     wait = 0.0
     for limit, window in limits:
@@ -269,11 +266,13 @@ def _refuse_over(ctx: CheckContext, limits: list[tuple[int, timedelta]], driver:
             wait = max(wait, (inside[limit - 1] + window - ctx.now).total_seconds())
     if wait > 0:
         seconds = max(1, math.ceil(wait))
-        language = ctx.site.language
-        raise RateLimited(
-            _RATE_MESSAGE[language].format(wait=_wait_text(seconds, language)),
-            retry_after=seconds,
+        # In the language the face renders for the reader (the site's, see public.api).
+        message = gettext(
+            "You have sent many comments in a short time. "
+            "Please wait %(wait)s and send your comment again.",
+            wait=wait_text(seconds),
         )
+        raise RateLimited(message, retry_after=seconds)
 
 
 def words(ctx: CheckContext) -> list[Finding]:
@@ -311,7 +310,7 @@ def duplicate(ctx: CheckContext) -> Finding | None:
     for column, sender in (("source_hash", ctx.source_hash), ("email", ctx.email)):
         if not sender:
             continue
-        earlier = ctx.db.all(_EARLIER_BODIES[column], (sender, since))
+        earlier = ctx.db.all(_EARLIER_BODIES[column], {"sender": sender, "since": since})
         if any(_same_text(body) == text_now for (body,) in earlier):
             return Finding("duplicate", Action.SPAM)
     return None
@@ -340,9 +339,3 @@ def run_checks(ctx: CheckContext, stage: Stage) -> Verdict:
         elif outcome:
             verdict.findings.extend(outcome)
     return verdict
-
-
-PAUSED_MESSAGE = {
-    Language.DE: "Kommentare sind vorübergehend geschlossen.",
-    Language.EN: "Comments are temporarily closed.",
-}

@@ -19,11 +19,12 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from . import bans, retention, review, sanitize, sites, subject_requests, wordlists
+from . import bans, database, retention, review, sanitize, sites, subject_requests, wordlists
 from . import moderators as moderator_accounts
 from .errors import InvalidInput, ServiceError
 from .extensions import db
 from .models import BanKind, Comment, CommentStatus, Site
+from .rules import LANGUAGES
 
 sites_cli = AppGroup("sites", help="Manage the host sites that embed comments.")
 moderators_cli = AppGroup("moderators", help="Manage moderator accounts.")
@@ -58,7 +59,7 @@ def _when(moment: Any) -> str:
 @click.option(
     "--origin", "origins", multiple=True, help="An origin whose pages embed comments (repeatable)."
 )
-@click.option("--language", type=click.Choice(["de", "en"]), default="de", show_default=True)
+@click.option("--language", type=click.Choice(LANGUAGES), default="de", show_default=True)
 @reports_errors
 def sites_add(slug: str, name: str, origins: tuple[str, ...], language: str) -> None:
     """Add a host site."""
@@ -110,9 +111,7 @@ def sites_set(
     paused: bool | None,
 ) -> None:
     """Change a site's abuse policy: word lists, link and rate limits, pause."""
-    from .sites import get_site
-
-    current = get_site(slug)
+    current = sites.get_site(slug)
     changes: dict[str, Any] = {
         "max_links": _limit(max_links, "--max-links"),
         "rate_limit_per_minute": _limit(per_minute, "--rate-limit-per-minute"),
@@ -124,7 +123,6 @@ def sites_set(
         changes["watched_words"] = wordlists.edit(current.watched_words or [], watch, unwatch)
     if paused is not None:
         changes["paused"] = paused
-    db.session.rollback()
     site = sites.update_policy(slug, **changes)
     _show_policy(site)
 
@@ -156,9 +154,7 @@ def _show_policy(site: Site) -> None:
 @reports_errors
 def sites_show(slug: str) -> None:
     """Show a site's abuse policy."""
-    from .sites import get_site
-
-    _show_policy(get_site(slug))
+    _show_policy(sites.get_site(slug))
 
 
 # --- moderators ------------------------------------------------------------------------------
@@ -268,13 +264,39 @@ def comments_show(comment_id: int) -> None:
         )
 
 
+RESANITIZE_BATCH = 500
+
+
 @comments_cli.command("resanitize")
 def comments_resanitize() -> None:
     """Render every comment again with the current sanitizing policy."""
+    changed = after = 0
+    while rows := db.session.execute(
+        select(Comment.id, Comment.body_raw)
+        .where(Comment.id > after)
+        .order_by(Comment.id)
+        .limit(RESANITIZE_BATCH)
+    ).all():
+        after = rows[-1].id
+        # Rendered before the write transaction, which other writers wait for.
+        changed += _store_rendered(
+            {row.id: (row.body_raw, sanitize.render(row.body_raw)) for row in rows}
+        )
+    click.echo(f"Re-rendered {changed} comments (policy version {sanitize.POLICY_VERSION}).")
+
+
+@database.writes
+def _store_rendered(rendered: dict[int, tuple[str, str]]) -> int:
+    """Store one batch of comments' new HTML (id → text rendered, HTML); how many changed.
+
+    A comment whose text changed since (withdrawn or erased) keeps the HTML it got then.
+    """
     changed = 0
     touched: set[int] = set()
-    for comment in db.session.scalars(select(Comment).execution_options(yield_per=500)):
-        html = sanitize.render(comment.body_raw)
+    for comment in db.session.scalars(select(Comment).where(Comment.id.in_(rendered))):
+        raw, html = rendered[comment.id]
+        if comment.body_raw != raw:
+            continue
         if html != comment.body_html or comment.policy_version != sanitize.POLICY_VERSION:
             if html != comment.body_html and comment.status == CommentStatus.APPROVED:
                 touched.add(comment.article_id)
@@ -283,8 +305,7 @@ def comments_resanitize() -> None:
             changed += 1
     for article_id in touched:
         review.bump_article(article_id)
-    db.session.commit()
-    click.echo(f"Re-rendered {changed} comments (policy version {sanitize.POLICY_VERSION}).")
+    return changed
 
 
 # --- bans ------------------------------------------------------------------------------------
@@ -462,8 +483,12 @@ def demo(origins: tuple[str, ...], service_url: str) -> None:
     else:
         missing = [o for o in map(sites.normalize_origin, origins) if o not in site.origins]
         if missing:
-            site.origins = [*site.origins, *missing]
-            db.session.commit()
+            sites.update_site(
+                "demo",
+                name=site.name,
+                origins=[*site.origins, *missing],
+                language=site.language.value,
+            )
     if moderator_accounts.get_moderator("demo", required=False) is None:
         password = secrets.token_urlsafe(12)
         moderator_accounts.create_moderator("demo", password, admin=True)

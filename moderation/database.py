@@ -1,18 +1,28 @@
-"""Database engine settings that the URL alone cannot express, and safe write transactions.
+"""Database engine settings that the URL alone cannot express, and the one way to write.
 
-SQLite allows one writer at a time. A transaction that starts by reading (``BEGIN``) and later
-writes must upgrade its lock; if another worker committed in between, SQLite answers
-``database is locked`` at once, without waiting for the busy timeout, because the reader's
-snapshot is already out of date. Under several gunicorn workers that would turn a valid comment
-into a 500. :func:`writes` avoids it: the use case's transaction starts with
-``BEGIN IMMEDIATE`` (the write lock is taken first, waiting up to the busy timeout), and the
-whole use case is run again, a bounded number of times, if SQLite still reports a lock.
-PostgreSQL needs none of this: its row locks wait, and the wrapper only runs the function.
+Every write goes through :func:`writes`. It wraps a use case (a plain function a view, a CLI
+command and a test all call) in one transaction: it begins it, commits when the function
+returns, rolls back when it raises anything at all (and raises it on), and runs the whole
+function again, a bounded number of times, while SQLite reports ``database is locked``. Use
+cases never call ``commit()`` or ``rollback()`` themselves: a check that fails after a read
+just raises. A use case called by another joins its caller's transaction. A batch job runs each
+batch as one call, so what one batch did stays done if a later one fails.
 
-:func:`writes_on_driver` is the same for the one write on the hot path, a reader's submission:
-its transaction runs straight on the database driver (:class:`Driver`), without the ORM
-session, because on SQLite every writer waits for the one before it, so each microsecond spent
-inside a write transaction is paid by every submission queued behind it.
+Why SQLite needs this: it allows one writer at a time. A transaction that starts by reading
+(``BEGIN``) and later writes must upgrade its lock; if another worker committed in between,
+SQLite answers ``database is locked`` at once, without waiting for the busy timeout, because
+the reader's snapshot is already out of date. Under several gunicorn workers that would turn a
+valid comment into a 500. So the transaction starts with ``BEGIN IMMEDIATE`` (the write lock is
+taken first, waiting up to the busy timeout), and a lock that outlasts the timeout runs the use
+case again. PostgreSQL needs none of this: its row locks wait, and the helper only begins,
+commits and rolls back.
+
+:func:`writes_on_driver` is the same for the one write on the hot path, a reader's submission,
+with the same retries: its transaction runs straight on the database driver (:class:`Driver`),
+without the ORM session, because on SQLite every writer waits for the one before it, so each
+microsecond spent inside a write transaction is paid by every submission queued behind it.
+
+What only reads ends its transaction with :func:`end_reading` or :func:`discard`.
 """
 
 from __future__ import annotations
@@ -21,18 +31,33 @@ import contextlib
 import fcntl
 import functools
 import json
+import operator
 import os
 import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Concatenate, ParamSpec, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar, cast
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, event
+from sqlalchemy import (
+    BindParameter,
+    ClauseElement,
+    Column,
+    ColumnDefault,
+    Engine,
+    Insert,
+    Table,
+    bindparam,
+    event,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from .extensions import db
 
@@ -41,6 +66,8 @@ R = TypeVar("R")
 
 # Execution option that makes the next SQLite transaction on a connection BEGIN IMMEDIATE.
 IMMEDIATE = "moderation_sqlite_immediate"
+# Key in the session's ``info`` while a transaction of :func:`writes` is open.
+_WRITING = "moderation_writing"
 
 
 def init_app(app: Flask) -> None:
@@ -131,11 +158,10 @@ def _keep_sqlite_files_private(app: Flask, engine: Engine) -> None:
 def is_sqlite_lock(error: BaseException) -> bool:
     """Whether an error is SQLite saying another connection holds the lock it needs (raised
     through SQLAlchemy or straight from the driver)."""
-    if isinstance(error, OperationalError):
-        error = error.orig
-    if not isinstance(error, sqlite3.OperationalError):
+    cause = error.orig if isinstance(error, OperationalError) else error
+    if not isinstance(cause, sqlite3.OperationalError):
         return False
-    text = str(error).lower()
+    text = str(cause).lower()
     return "database is locked" in text or "database is busy" in text
 
 
@@ -232,29 +258,36 @@ def _attempts(name: str, attempt: Callable[[], R]) -> R:
 
 
 def writes(func: Callable[P, R]) -> Callable[P, R]:
-    """Run a use case that writes in its own write transaction, retrying it on an SQLite lock.
+    """Run a use case as one write transaction: commit when it returns, roll back when it raises.
 
-    The use case must commit or roll back itself (as every use case here does); a retry starts
-    it again from the top, so it must not have done anything outside the database before
-    failing.
+    The transaction begins with ``BEGIN IMMEDIATE`` on SQLite, after the read transaction the
+    request may have open (:func:`begin_write`). Any exception rolls everything back and is
+    raised on; an SQLite lock runs the use case again from the top (``SQLITE_WRITE_ATTEMPTS``
+    times at most), so it must not have done anything outside the database before failing.
+    Objects the use case wrote keep their values after the commit, so the caller can answer
+    without reading them back. Called inside another use case's transaction, it joins it.
     """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         session = db.session()
+        if session.info.get(_WRITING):
+            return func(*args, **kwargs)  # part of the caller's transaction
 
         def attempt() -> R:
             expire_on_commit = session.expire_on_commit
+            session.info[_WRITING] = True
             try:
-                # Objects the use case wrote keep their values after its commit, so the
-                # view can answer without reading them back.
                 session.expire_on_commit = False
                 begin_write()
-                return func(*args, **kwargs)
-            except OperationalError:
-                db.session.rollback()
+                result = func(*args, **kwargs)
+                session.commit()
+                return result
+            except BaseException:
+                session.rollback()
                 raise
             finally:
+                del session.info[_WRITING]
                 session.expire_on_commit = expire_on_commit
 
         return _attempts(func.__name__, attempt)
@@ -262,12 +295,23 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def discard() -> None:
+    """Roll back whatever the request's session has open, writing nothing.
+
+    For reads, so the next one sees newer data and loaded objects are read again; and after a
+    failed statement, which PostgreSQL answers by refusing every later one until the
+    transaction is rolled back.
+    """
+    db.session.rollback()
+
+
 @contextlib.contextmanager
 def reading(engine: Engine | None = None) -> Iterator[Driver]:
     """A :class:`Driver` on a pooled connection, outside any transaction of the session: no
-    ORM, no SQL compilation; on SQLite (autocommit) each SELECT is its own snapshot. For the
-    reads that every article view or comment makes. ``engine`` defaults to the current app's
-    (:mod:`moderation.public.fast_path` passes it, as it runs outside any Flask context)."""
+    ORM, and each statement compiled once per process; on SQLite (autocommit) each SELECT is
+    its own snapshot. For the reads that every article view or comment makes. ``engine``
+    defaults to the current app's (:mod:`moderation.public.fast_path` passes it, as it runs
+    outside any Flask context)."""
     engine = engine or db.engine
     connection = engine.raw_connection()
     try:
@@ -276,49 +320,165 @@ def reading(engine: Engine | None = None) -> Iterator[Driver]:
         connection.close()  # back to the pool, which ends any transaction the driver opened
 
 
-def read_all(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> list[tuple]:
+def read_all(
+    statement: Statement, params: Mapping[str, Any] | None = None, engine: Engine | None = None
+) -> list[tuple]:
     """Rows of one query, read as :func:`reading` does."""
     with reading(engine) as driver:
-        return driver.all(sql, params)
+        return driver.all(statement, params)
 
 
-def read_one(sql: str, params: Sequence[Any] = (), engine: Engine | None = None) -> tuple | None:
+def read_one(
+    statement: Statement, params: Mapping[str, Any] | None = None, engine: Engine | None = None
+) -> tuple | None:
     """The first row of :func:`read_all`, or None."""
-    rows = read_all(sql, params, engine)
+    rows = read_all(statement, params, engine)
     return rows[0] if rows else None
 
 
-# Placeholders of the drivers' parameter styles, for SQL written with ``{p}``.
-PLACEHOLDERS = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":1"}
+def table(model: type[Any]) -> Table:
+    """A model's table, to build statements from (``table(Comment).c.status``). The mapping
+    types ``__table__`` as any FROM clause; a model's is always a :class:`~sqlalchemy.Table`."""
+    found = model.__table__
+    assert isinstance(found, Table)
+    return found
+
+
+def parameters(*names: str) -> dict[str, BindParameter[Any]]:
+    """Named parameters for the columns an INSERT or UPDATE sets: ``.values(**parameters("a"))``
+    takes column ``a`` from the parameter ``a`` given at run time."""
+    return {name: bindparam(name) for name in names}
+
+
+@dataclass(frozen=True, eq=False)
+class ByDialect:
+    """One statement written for each database, where SQLAlchemy has a construct per dialect
+    (``INSERT … ON CONFLICT DO NOTHING``); the :class:`Driver` runs its database's."""
+
+    statements: Mapping[str, ClauseElement]
+
+
+def insert_or_ignore(table: Table, index_elements: Sequence[Column], **values: Any) -> ByDialect:
+    """``INSERT … ON CONFLICT (index_elements) DO NOTHING`` on SQLite and PostgreSQL: a row
+    that would break that unique index is left out, and the cursor's ``rowcount`` says 0."""
+    return ByDialect(
+        {
+            dialect: module.insert(table)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=index_elements)
+            for dialect, module in (("sqlite", sqlite), ("postgresql", postgresql))
+        }
+    )
+
+
+# What a Driver runs: SQLAlchemy Core (compiled once per dialect), or SQL text sent as it is.
+Statement = ClauseElement | ByDialect | str
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A statement as one driver takes it: the SQL, and how to lay out its parameters."""
+
+    sql: str
+    fixed: dict[str, Any]  # values the statement brings itself, ready for the driver
+    # The parameters by name → what the driver takes: them in placeholder order, or the names.
+    arrange: Callable[[Mapping[str, Any]], Any]
+
+
+# Compiled statements per dialect name. The hot path's statements are module constants, so
+# this stays small; it is emptied if something keeps compiling new ones.
+_compiled: dict[str, dict[Any, _Compiled]] = {}
+_MAX_COMPILED = 1000
+
+
+def _compile(statement: ClauseElement | ByDialect, dialect: Dialect) -> _Compiled:
+    """Compile a statement for a dialect, once: the driver then runs the SQL string straight.
+
+    Values the statement carries (``Comment.status == CommentStatus.APPROVED``) and the
+    models' plain defaults for columns an INSERT leaves out (``Article.version``) are turned
+    into the driver's values here, through the columns' types, so each is written in one place:
+    the model. Parameters given at run time go to the driver as they are (see
+    :meth:`Driver.timestamp`). An INSERT returns only what its ``RETURNING`` asks for.
+    """
+    chosen = statement.statements[dialect.name] if isinstance(statement, ByDialect) else statement
+    compiled = cast(SQLCompiler, chosen.compile(dialect=dialect))
+    if isinstance(chosen, Insert) and compiled.implicit_returning:
+        # Without this, SQLAlchemy would add RETURNING for the primary key, as the ORM wants it.
+        compiled = chosen.inline().compile(dialect=dialect)
+    if compiled.literal_execute_params or compiled.post_compile_params:
+        raise ValueError("the driver cannot run statements with expanding parameters")
+    fixed: dict[str, Any] = {}
+    for bind, name in compiled.bind_names.items():
+        if not bind.required and bind.callable is None:
+            fixed[name] = _driver_value(bind.type, bind.value, dialect)
+    for column in (*compiled.insert_prefetch, *compiled.update_prefetch):
+        default = column.default if compiled.isinsert else column.onupdate
+        if not (isinstance(default, ColumnDefault) and default.is_scalar):
+            raise ValueError(f"the driver cannot compute the default of {column}; pass a value")
+        fixed[column.key] = _driver_value(column.type, default.arg, dialect)
+    found = _Compiled(compiled.string, fixed, _arrangement(compiled))
+    cache = _compiled.setdefault(dialect.name, {})
+    if len(cache) >= _MAX_COMPILED:
+        cache.clear()
+    cache[statement] = found
+    return found
+
+
+def _arrangement(compiled: SQLCompiler) -> Callable[[Mapping[str, Any]], Any]:
+    if not compiled.positional:
+        return _as_named
+    order = compiled.positiontup or []
+    if len(order) > 1:
+        return operator.itemgetter(*order)  # a tuple, in placeholder order
+    return lambda values: tuple([values[name] for name in order])
+
+
+def _as_named(values: Mapping[str, Any]) -> Mapping[str, Any]:
+    return values
+
+
+def _driver_value(type_: Any, value: Any, dialect: Dialect) -> Any:
+    process = type_.dialect_impl(dialect).bind_processor(dialect)
+    return process(value) if process is not None else value
 
 
 class Driver:
-    """A transaction straight on the database driver: SQL text in, plain rows out.
+    """A transaction straight on the database driver: statements in, plain rows out.
 
-    SQL is written once with ``{p}`` for each parameter and ``{json}`` for a JSON one, and
-    becomes each driver's own placeholders here. Timestamps go in and come out as SQLAlchemy
-    keeps them (naive UTC; text on SQLite), so rows written here read the same through the
-    models.
+    Statements are SQLAlchemy Core, built from the models' tables with named parameters
+    (``bindparam("key")``); each is compiled once per dialect (:func:`_compile`) and from then
+    on costs a dictionary lookup. Parameters are passed by name, as the driver takes them:
+    JSON as text (``json.dumps``; PostgreSQL gets it cast to JSON, as SQLAlchemy compiles it),
+    timestamps through :meth:`timestamp`. Timestamps go in and come out as SQLAlchemy keeps
+    them (naive UTC; text on SQLite), so rows written here read the same through the models.
+    A plain string is sent as it is (``BEGIN IMMEDIATE``).
     """
 
-    def __init__(self, connection: Any, dialect: Any) -> None:
+    def __init__(self, connection: Any, dialect: Dialect) -> None:
         self.cursor = connection.cursor()
+        self.dialect = dialect
         self.sqlite = dialect.name == "sqlite"
-        placeholder = PLACEHOLDERS[dialect.paramstyle]
-        self._marks = {
-            "p": placeholder,
-            "json": placeholder if self.sqlite else f"CAST({placeholder} AS JSON)",
-        }
+        self._compiled = _compiled.setdefault(dialect.name, {})
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        self.cursor.execute(sql.format_map(self._marks), params)
+    def render(self, statement: Statement, params: Mapping[str, Any] | None = None) -> tuple:
+        """The SQL and the parameters the driver gets for a statement (for EXPLAIN, say)."""
+        if isinstance(statement, str):
+            return statement, params or ()
+        compiled = self._compiled.get(statement) or _compile(statement, self.dialect)
+        fixed = compiled.fixed
+        values = ({**fixed, **params} if fixed else params) if params else fixed
+        # Named parameters go as a mapping even when there are none: the driver then reads %%.
+        return compiled.sql, compiled.arrange(values)
+
+    def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> Any:
+        self.cursor.execute(*self.render(statement, params))
         return self.cursor
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple | None:
-        return self.execute(sql, params).fetchone()
+    def one(self, statement: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
+        return self.execute(statement, params).fetchone()
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple]:
-        return self.execute(sql, params).fetchall()
+    def all(self, statement: Statement, params: Mapping[str, Any] | None = None) -> list[tuple]:
+        return self.execute(statement, params).fetchall()
 
     def timestamp(self, moment: datetime) -> Any:
         """A parameter for a timestamp column (what :class:`~moderation.models.UTCDateTime`
@@ -343,12 +503,17 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
     """Like :func:`writes`, for a use case that takes a :class:`Driver` as first argument.
 
     Its transaction is on a pooled connection of its own, begun with ``BEGIN IMMEDIATE`` on
-    SQLite, committed when the use case returns and rolled back when it raises.
+    SQLite, committed when the use case returns and rolled back when it raises; SQLite locks
+    are retried as :func:`writes` retries them. It cannot join another transaction.
     """
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         engine = db.engine
+        if db.session().info.get(_WRITING):
+            # It would commit that transaction half done (end_reading) and then, on SQLite,
+            # wait forever for the writer queue its own thread holds.
+            raise RuntimeError(f"{func.__name__} cannot run inside a use case's transaction")
         end_reading()
 
         def attempt() -> R:

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, current_app, jsonify
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from . import database
 from .extensions import db
 
 bp = Blueprint("health", __name__)
@@ -17,6 +18,6 @@ def healthz() -> tuple[Response, int]:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:
         current_app.logger.exception("Health check: the database does not answer")
-        db.session.rollback()
+        database.discard()
         return jsonify({"status": "unavailable", "database": "down"}), 503
     return jsonify({"status": "ok", "database": "up"}), 200

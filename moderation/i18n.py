@@ -1,9 +1,15 @@
-"""The moderator UI's languages: German and English, chosen per request.
+"""Languages (``rules.LANGUAGES``): every human text is in the catalogs, in one place.
 
-A moderator's own choice (``Moderator.locale``) wins; otherwise the browser's
-``Accept-Language`` decides; otherwise ``BABEL_DEFAULT_LOCALE``. Message catalogs live in
+The moderator UI's language is chosen per request: a moderator's own choice
+(``Moderator.locale``) wins; otherwise the browser's ``Accept-Language`` decides; otherwise
+``BABEL_DEFAULT_LOCALE``. Message catalogs live in
 ``translations/<lang>/LC_MESSAGES/messages.po``; the compiled ``.mo`` files are build output
 (``make install`` compiles them, see the Makefile), so they are never stale in git.
+
+Readers are told things in their site's language (or the one ``?lang=`` asks for, see
+:func:`reader_language`): the public face renders under ``flask_babel.force_locale``, and the
+use cases translate what a reader sees (field errors, closed, paused, the rate limit) with
+``gettext`` where they raise it, so it comes in whatever language the caller forced.
 
 Reason codes raised by the abuse checks get a human label here. A code may carry a detail after
 a colon (``blocked_word:idiot``): the label is the prefix's, the detail is shown as it is. An
@@ -14,14 +20,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from babel import Locale
 from babel.dates import format_timedelta
-from flask import Flask, current_app, g, request
-from flask_babel import Babel, get_locale, lazy_gettext
+from flask import Flask, current_app, g, has_request_context, request
+from flask_babel import Babel, get_locale, lazy_gettext, ngettext
 
-from .models import utcnow
-
-LANGUAGES = ("de", "en")
-LANGUAGE_NAMES = {"de": "Deutsch", "en": "English"}
+from .models import SiteSnapshot, utcnow
+from .rules import LANGUAGES
 
 babel = Babel()
 
@@ -47,29 +52,21 @@ STATUS_LABELS = {
 }
 
 
-# The moderator UI's wording for errors the use cases raise (their messages are English, for
-# the CLI and logs). Codes not listed keep the use case's message.
+# The moderator UI's own wording for errors whose use-case message names the thing, for the
+# CLI and logs ("There is no site 'x'."), where a page says it in general. Every other error
+# shows the use case's message, translated where it is raised.
 ERROR_MESSAGES = {
-    "bad_cursor": lazy_gettext("This place in the queue is not valid."),
     "bad_search": lazy_gettext("The search text is too long."),
     "invalid_decision": lazy_gettext("Unknown decision; use approve, reject or spam."),
     "invalid_language": lazy_gettext("The language must be German or English."),
-    "invalid_name": lazy_gettext("A site needs a name."),
     "invalid_origin": lazy_gettext("An origin looks like https://www.example.org."),
-    "invalid_slug": lazy_gettext("A site slug is 1–64 lowercase letters, digits and dashes."),
-    "invalid_username": lazy_gettext(
-        "A username is 1–80 letters, digits, dots, dashes and underscores."
-    ),
     "moderator_exists": lazy_gettext("A moderator with this name exists already."),
-    "nothing_selected": lazy_gettext("Select at least one comment."),
-    "self_deactivation": lazy_gettext("You cannot deactivate your own account."),
     "site_exists": lazy_gettext("A site with this slug exists already."),
     "too_many": lazy_gettext("Too many comments at once."),
     "unknown_article": lazy_gettext("There is no such article."),
     "unknown_comment": lazy_gettext("There is no such comment."),
     "unknown_moderator": lazy_gettext("There is no such moderator."),
     "unknown_site": lazy_gettext("There is no such site."),
-    "weak_password": lazy_gettext("A password needs at least 10 characters."),
     "withdrawn": lazy_gettext("The author withdrew this comment; it cannot be decided."),
 }
 
@@ -93,12 +90,41 @@ def reason_label(code: str) -> str:
 
 
 def select_locale() -> str:
+    """The moderator's language, else the browser's; the default outside a request (the CLI).
+
+    The public face does not ask: it renders reader texts under ``force_locale`` in the site's
+    language (or the one the page asks for).
+    """
+    if not has_request_context():
+        return str(current_app.config.get("BABEL_DEFAULT_LOCALE", "en"))
     moderator = g.get("moderator")
     if moderator is not None and moderator.locale in LANGUAGES:
         return moderator.locale
     return request.accept_languages.best_match(LANGUAGES) or current_app.config.get(
         "BABEL_DEFAULT_LOCALE", "en"
     )
+
+
+def reader_language(site: SiteSnapshot) -> str:
+    """The language of what a reader is told: ``?lang=`` when it names one of ours (the widget's
+    ``data-lang``, the page's link), else the site's."""
+    wanted = request.args.get("lang")
+    return wanted if wanted in LANGUAGES else site.language.value
+
+
+def wait_text(seconds: int, shown: str | None = None) -> str:
+    """How long a rate-limited reader waits, in the current language: "1 Sekunde", "89
+    Sekunden", then whole minutes ("2 Minuten"); ``shown`` in place of the number (for the
+    widget, which fills it in)."""
+    if seconds < 90:
+        return ngettext("%(n)s second", "%(n)s seconds", seconds, n=shown or seconds)
+    minutes = -(-seconds // 60)
+    return ngettext("%(n)s minute", "%(n)s minutes", minutes, n=shown or minutes)
+
+
+def language_name(code: str) -> str:
+    """A language by its own name ("Deutsch", "English"), from Babel's locale data."""
+    return str(Locale.parse(code).get_display_name(code))
 
 
 def waiting(since: datetime, now: datetime | None = None) -> str:
@@ -114,6 +140,7 @@ def init_app(app: Flask, translations: str) -> None:
     app.jinja_env.filters["waiting"] = waiting
     app.jinja_env.filters["reason_label"] = reason_label
     app.jinja_env.filters["status_label"] = status_label
+    app.jinja_env.filters["language_name"] = language_name
 
     app.jinja_env.globals["current_locale"] = current_locale
 

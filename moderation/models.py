@@ -7,6 +7,7 @@ Models hold data; what happens to it lives in the module for that step of the fl
 from __future__ import annotations
 
 import enum
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .extensions import db
+from .extensions import Model
 
 
 def utcnow() -> datetime:
@@ -88,7 +89,7 @@ class BanKind(enum.StrEnum):
     EMAIL = "email"
 
 
-class Site(db.Model):
+class Site(Model):
     """A host site that embeds the comments, e.g. a newspaper."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,7 +114,25 @@ class Site(db.Model):
         return f"<Site {self.slug}>"
 
 
-class Article(db.Model):
+@dataclass(frozen=True)
+class SiteSnapshot:
+    """A :class:`Site`'s values as the reader-facing endpoints read them for one request
+    (:func:`moderation.sites.snapshot`): plain values, belonging to no session, read-only."""
+
+    id: int
+    slug: str
+    name: str
+    origins: tuple[str, ...]
+    language: Language
+    paused: bool
+    max_links: int | None
+    rate_limit_per_minute: int | None
+    rate_limit_per_hour: int | None
+    blocked_words: tuple[str, ...]
+    watched_words: tuple[str, ...]
+
+
+class Article(Model):
     """A comment thread: one article page of a site, named by the key the page gives."""
 
     __table_args__ = (UniqueConstraint("site_id", "key"),)
@@ -140,7 +159,7 @@ class Article(db.Model):
         return f"<Article {self.site_id}/{self.key}>"
 
 
-class Comment(db.Model):
+class Comment(Model):
     __table_args__ = (
         # The approved list of an article, oldest first, paged by id.
         Index("ix_comment_article_status_id", "article_id", "status", "id"),
@@ -189,7 +208,7 @@ class Comment(db.Model):
         return f"<Comment {self.id} {self.status}>"
 
 
-class Moderator(db.Model):
+class Moderator(Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(80), unique=True)
     password_hash: Mapped[str] = mapped_column(String(256))
@@ -210,7 +229,7 @@ class Moderator(db.Model):
         return f"<Moderator {self.username}>"
 
 
-class ModerationEvent(db.Model):
+class ModerationEvent(Model):
     """Append-only audit trail: who moved which comment from what to what, when and why.
 
     ``comment_id`` becomes NULL when the retention job purges a comment; the event stays as
@@ -233,7 +252,7 @@ class ModerationEvent(db.Model):
     actor: Mapped[Moderator | None] = relationship()
 
 
-class Ban(db.Model):
+class Ban(Model):
     """A reader's source (address hash) or e-mail barred from commenting, for a time or for good."""
 
     __table_args__ = (Index("ix_ban_kind_value", "kind", "value"),)
@@ -248,7 +267,7 @@ class Ban(db.Model):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
-class LoginAttempt(db.Model):
+class LoginAttempt(Model):
     """Failed moderator logins, counted in the database so throttling holds across workers."""
 
     __table_args__ = (
@@ -262,7 +281,7 @@ class LoginAttempt(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class FormTokenUse(db.Model):
+class FormTokenUse(Model):
     """A spent comment-form token (its SHA-256): each token is accepted once.
 
     Kept until the token would have expired anyway; after that the signature check refuses it.

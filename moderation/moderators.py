@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Sequence
+from typing import Literal, overload
 
+from flask_babel import gettext
 from sqlalchemy import select, update
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from . import database
+from . import database, rules
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
 from .models import Moderator, Role
@@ -24,7 +26,8 @@ _DUMMY_HASH = generate_password_hash(secrets.token_hex(8))
 def validate_password(password: str) -> str:
     if len(password) < MIN_PASSWORD_LENGTH:
         raise InvalidInput(
-            f"A password needs at least {MIN_PASSWORD_LENGTH} characters.", code="weak_password"
+            gettext("A password needs at least %(n)s characters.", n=MIN_PASSWORD_LENGTH),
+            code="weak_password",
         )
     return password
 
@@ -33,23 +36,30 @@ def create_moderator(username: str, password: str, *, admin: bool = False) -> Mo
     """Add a moderator and commit; raises :class:`InvalidInput` or :class:`Conflict`."""
     if not USERNAME.fullmatch(username):
         raise InvalidInput(
-            "A username is 1–80 letters, digits, dots, dashes and underscores.",
+            gettext("A username is 1–80 letters, digits, dots, dashes and underscores."),
             code="invalid_username",
         )
-    validate_password(password)
+    # Hashed before the write transaction: it takes a while, and every writer would wait.
+    password_hash = generate_password_hash(validate_password(password))
+    return _add_moderator(username, password_hash, Role.ADMIN if admin else Role.MODERATOR)
+
+
+@database.writes
+def _add_moderator(username: str, password_hash: str, role: Role) -> Moderator:
     if get_moderator(username, required=False) is not None:
         raise Conflict(f"A moderator {username!r} exists already.", code="moderator_exists")
-    moderator = Moderator(
-        username=username,
-        password_hash=generate_password_hash(password),
-        role=Role.ADMIN if admin else Role.MODERATOR,
-    )
+    moderator = Moderator(username=username, password_hash=password_hash, role=role)
     db.session.add(moderator)
-    db.session.commit()
     return moderator
 
 
+@overload
+def get_moderator(username: str, *, required: Literal[True] = True) -> Moderator: ...
+@overload
+def get_moderator(username: str, *, required: bool) -> Moderator | None: ...
 def get_moderator(username: str, *, required: bool = True) -> Moderator | None:
+    """The account with this name; raises :class:`NotFound` unless ``required=False``, which
+    gives ``None`` instead."""
     moderator = db.session.scalars(select(Moderator).where(Moderator.username == username)).first()
     if moderator is None and required:
         raise NotFound(f"There is no moderator {username!r}.", code="unknown_moderator")
@@ -60,6 +70,7 @@ def list_moderators() -> Sequence[Moderator]:
     return db.session.scalars(select(Moderator).order_by(Moderator.username)).all()
 
 
+@database.writes
 def set_active(username: str, active: bool, *, by: Moderator | None = None) -> Moderator:
     """Activate or deactivate an account; a deactivated moderator's next request is refused.
 
@@ -67,21 +78,25 @@ def set_active(username: str, active: bool, *, by: Moderator | None = None) -> M
     """
     moderator = get_moderator(username)
     if not active and by is not None and by.id == moderator.id:
-        raise Conflict("You cannot deactivate your own account.", code="self_deactivation")
+        raise Conflict(gettext("You cannot deactivate your own account."), code="self_deactivation")
     moderator.active = active
     if not active:
         # Reactivating the account later must not bring its old sessions back to life.
         _bump_generation(moderator)
-    db.session.commit()
     return moderator
 
 
 def set_password(username: str, password: str) -> Moderator:
     """A new password; every session opened with the old one ends."""
+    # Hashed before the write transaction, as in create_moderator.
+    return _store_password(username, generate_password_hash(validate_password(password)))
+
+
+@database.writes
+def _store_password(username: str, password_hash: str) -> Moderator:
     moderator = get_moderator(username)
-    moderator.password_hash = generate_password_hash(validate_password(password))
+    moderator.password_hash = password_hash
     _bump_generation(moderator)
-    db.session.commit()
     return moderator
 
 
@@ -90,7 +105,7 @@ def _bump_generation(moderator: Moderator) -> None:
 
     Computed in the database, so two bumps at once still both move it on.
     """
-    moderator.session_generation = Moderator.session_generation + 1  # type: ignore[assignment]
+    moderator.session_generation = Moderator.session_generation + 1
 
 
 @database.writes
@@ -101,7 +116,6 @@ def end_sessions(moderator_id: int) -> None:
         .where(Moderator.id == moderator_id)
         .values(session_generation=Moderator.session_generation + 1)
     )
-    db.session.commit()
 
 
 def authenticate(username: str, password: str) -> Moderator | None:
@@ -118,8 +132,9 @@ def authenticate(username: str, password: str) -> Moderator | None:
 @database.writes
 def set_locale(moderator: Moderator, locale: str | None) -> Moderator:
     """The moderator's UI language (``de``/``en``), or None to follow the browser; commits."""
-    if locale not in (None, "de", "en"):
-        raise InvalidInput("The language must be de or en.", code="invalid_language")
+    if locale is not None and locale not in rules.LANGUAGES:
+        raise InvalidInput(
+            f"The language must be {' or '.join(rules.LANGUAGES)}.", code="invalid_language"
+        )
     moderator.locale = locale
-    db.session.commit()
     return moderator

@@ -1,7 +1,8 @@
 """Retention: what the service forgets on purpose, and when (``flask --app wsgi privacy purge``).
 
 Nothing a reader wrote disappears by accident, but nothing is kept longer than it serves its
-purpose either. Run daily (cron or a systemd timer; see the README), :func:`purge` removes
+purpose either. Run daily (cron or a systemd timer; see docs/data-protection.md),
+:func:`purge` removes
 
 * spam, ``RETENTION_SPAM_DAYS`` (7) days after it became spam,
 * rejected and withdrawn comments, ``RETENTION_REJECTED_DAYS`` (30) days after that decision,
@@ -25,7 +26,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Delete,
+    Update,
+    delete,
+    func,
+    or_,
+    select,
+    update,
+)
 
 from . import database
 from .errors import InvalidInput
@@ -67,7 +78,6 @@ def _days(value: int | None, setting: str, *, allow_zero: bool = False) -> int:
     return days
 
 
-@database.writes
 def purge(
     *,
     spam_days: int | None = None,
@@ -77,90 +87,113 @@ def purge(
 ) -> PurgeResult:
     """Remove what has outlived its purpose (see the module docstring) and commit in batches.
 
-    ``None`` takes a period from the settings. Raises :class:`InvalidInput` for a period under
-    one day (``source_hash_days`` may be 0: keep source hashes).
+    Each batch of comments is one write transaction, and the rest (bans, tokens, hashes) is
+    one more: what a batch removed stays removed if a later one fails, and no transaction keeps
+    other writers waiting for long. ``None`` takes a period from the settings. Raises
+    :class:`InvalidInput` for a period under one day (``source_hash_days`` may be 0: keep
+    source hashes).
     """
-    try:
-        now = now or utcnow()
-        spam_days = _days(spam_days, "RETENTION_SPAM_DAYS")
-        rejected_days = _days(rejected_days, "RETENTION_REJECTED_DAYS")
-        source_hash_days = _days(source_hash_days, "RETENTION_SOURCE_HASH_DAYS", allow_zero=True)
-        result = PurgeResult()
+    now = now or utcnow()
+    spam_days = _days(spam_days, "RETENTION_SPAM_DAYS")
+    rejected_days = _days(rejected_days, "RETENTION_REJECTED_DAYS")
+    source_hash_days = _days(source_hash_days, "RETENTION_SOURCE_HASH_DAYS", allow_zero=True)
+    result = PurgeResult()
 
-        last_change = (
-            select(func.max(ModerationEvent.created_at))
-            .where(ModerationEvent.comment_id == Comment.id)
-            .scalar_subquery()
-        )
-        changed_at = func.coalesce(last_change, Comment.created_at)
-        spam_cutoff = now - timedelta(days=spam_days)
-        rejected_cutoff = now - timedelta(days=rejected_days)
-        due = or_(
-            (Comment.status == CommentStatus.SPAM) & (changed_at < spam_cutoff),
-            Comment.status.in_([CommentStatus.REJECTED, CommentStatus.WITHDRAWN])
-            & (changed_at < rejected_cutoff),
-        )
-        periods = {
-            CommentStatus.SPAM: spam_days,
-            CommentStatus.REJECTED: rejected_days,
-            CommentStatus.WITHDRAWN: rejected_days,
-        }
-        while batch := db.session.execute(
-            select(Comment.id, Comment.status).where(due).order_by(Comment.id).limit(BATCH)
-        ).all():
-            ids = [row.id for row in batch]
-            for _, status in batch:
-                result.removed[status.value] = result.removed.get(status.value, 0) + 1
-                db.session.add(
-                    ModerationEvent(
-                        comment_id=None,
-                        actor_name="system",
-                        from_status=status,
-                        to_status=None,
-                        note=f"retention: {status.value} for over {periods[status]} days",
-                    )
-                )
-            orphans_in = db.session.scalars(
-                select(Comment.article_id)
-                .where(Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED)
-                .distinct()
-            ).all()
-            db.session.execute(
-                delete(Comment)
-                .where(Comment.id.in_(ids))
-                .execution_options(synchronize_session=False)
-            )
-            for article_id in orphans_in:
-                bump_article(article_id)
-            db.session.commit()
-
-        ban_cutoff = rejected_cutoff
-        result.bans = db.session.execute(
-            delete(Ban)
-            .where(or_(Ban.lifted_at < ban_cutoff, Ban.expires_at < ban_cutoff))
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        # A spent form token past its expiry is refused by its signature alone.
-        result.form_tokens = db.session.execute(
-            delete(FormTokenUse)
-            .where(FormTokenUse.expires_at < now)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        if source_hash_days:
-            hash_cutoff = now - timedelta(days=source_hash_days)
-            result.source_hashes = db.session.execute(
-                update(Comment)
-                .where(Comment.source_hash.is_not(None), Comment.created_at < hash_cutoff)
-                .values(source_hash=None)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-            result.login_attempts = db.session.execute(
-                delete(LoginAttempt)
-                .where(LoginAttempt.created_at < hash_cutoff)
-                .execution_options(synchronize_session=False)
-            ).rowcount
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    last_change = (
+        select(func.max(ModerationEvent.created_at))
+        .where(ModerationEvent.comment_id == Comment.id)
+        .scalar_subquery()
+    )
+    changed_at = func.coalesce(last_change, Comment.created_at)
+    spam_cutoff = now - timedelta(days=spam_days)
+    rejected_cutoff = now - timedelta(days=rejected_days)
+    due = or_(
+        (Comment.status == CommentStatus.SPAM) & (changed_at < spam_cutoff),
+        Comment.status.in_([CommentStatus.REJECTED, CommentStatus.WITHDRAWN])
+        & (changed_at < rejected_cutoff),
+    )
+    periods = {
+        CommentStatus.SPAM: spam_days,
+        CommentStatus.REJECTED: rejected_days,
+        CommentStatus.WITHDRAWN: rejected_days,
+    }
+    while removed := _purge_batch(due, periods):
+        for status, count in removed.items():
+            result.removed[status] = result.removed.get(status, 0) + count
+    _purge_the_rest(result, now, rejected_cutoff, source_hash_days)
     return result
+
+
+@database.writes
+def _purge_batch(due: ColumnElement[bool], periods: dict[CommentStatus, int]) -> dict[str, int]:
+    """Remove up to :data:`BATCH` comments that are due; how many of each status."""
+    batch = db.session.execute(
+        select(Comment.id, Comment.status).where(due).order_by(Comment.id).limit(BATCH)
+    ).all()
+    removed: dict[str, int] = {}
+    if not batch:
+        return removed
+    ids = [row.id for row in batch]
+    for _, status in batch:
+        removed[status.value] = removed.get(status.value, 0) + 1
+        db.session.add(
+            ModerationEvent(
+                comment_id=None,
+                actor_name="system",
+                from_status=status,
+                to_status=None,
+                note=f"retention: {status.value} for over {periods[status]} days",
+            )
+        )
+    orphans_in = db.session.scalars(
+        select(Comment.article_id)
+        .where(Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED)
+        .distinct()
+    ).all()
+    db.session.execute(
+        delete(Comment).where(Comment.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    for article_id in orphans_in:
+        bump_article(article_id)
+    return removed
+
+
+@database.writes
+def _purge_the_rest(
+    result: PurgeResult, now: datetime, ban_cutoff: datetime, source_hash_days: int
+) -> None:
+    """Ended bans, expired form tokens, old source hashes and login records; counted into
+    ``result`` (set, not added to, so a retried attempt counts once)."""
+    result.bans = _rows_changed(
+        delete(Ban)
+        .where(or_(Ban.lifted_at < ban_cutoff, Ban.expires_at < ban_cutoff))
+        .execution_options(synchronize_session=False)
+    )
+    # A spent form token past its expiry is refused by its signature alone.
+    result.form_tokens = _rows_changed(
+        delete(FormTokenUse)
+        .where(FormTokenUse.expires_at < now)
+        .execution_options(synchronize_session=False)
+    )
+    if source_hash_days:
+        hash_cutoff = now - timedelta(days=source_hash_days)
+        result.source_hashes = _rows_changed(
+            update(Comment)
+            .where(Comment.source_hash.is_not(None), Comment.created_at < hash_cutoff)
+            .values(source_hash=None)
+            .execution_options(synchronize_session=False)
+        )
+        result.login_attempts = _rows_changed(
+            delete(LoginAttempt)
+            .where(LoginAttempt.created_at < hash_cutoff)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _rows_changed(statement: Delete | Update) -> int:
+    """Run an UPDATE or DELETE in the session; how many rows it changed."""
+    result = db.session.execute(statement)
+    # Session.execute is typed as giving a Result; for a DELETE or UPDATE it is a CursorResult,
+    # the kind that knows its row count.
+    assert isinstance(result, CursorResult)
+    return result.rowcount

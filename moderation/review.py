@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from flask_babel import gettext
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
@@ -81,7 +82,7 @@ def get_comment(comment_id: int, *, for_update: bool = False) -> Comment:
 def change_status(
     comment: Comment, to: CommentStatus, actor: Actor, note: str | None = None
 ) -> ModerationEvent:
-    """Move a comment to a status, with its audit event; the caller commits.
+    """Move a comment to a status, with its audit event, in the caller's write transaction.
 
     When the approved list of the article changes (a comment enters or leaves it), the article's
     approved count and version change in the same transaction, with SQL arithmetic so that two
@@ -142,14 +143,10 @@ def decide(
     decision = parse_decision(decision)
     comment = get_comment(comment_id, for_update=True)
     if comment.status == CommentStatus.WITHDRAWN:
-        db.session.rollback()
         raise Conflict(f"Comment {comment_id} was withdrawn by its author.", code="withdrawn")
     if comment.status == decision.status:
-        db.session.rollback()
         return None
-    event = change_status(comment, decision.status, actor, note)
-    db.session.commit()
-    return event
+    return change_status(comment, decision.status, actor, note)
 
 
 def history(comment_id: int) -> Sequence[ModerationEvent]:
@@ -164,7 +161,6 @@ def history(comment_id: int) -> Sequence[ModerationEvent]:
 # --- the moderator UI's queue: filters, keyset paging, bulk decisions ------------------------
 
 MAX_BULK = 200  # comments per bulk decision
-MAX_SEARCH_LENGTH = 200
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -208,11 +204,13 @@ class Cursor:
         """Raises :class:`InvalidInput` for anything :meth:`encode` did not make."""
         match = _CURSOR.fullmatch(value)
         if match is None or not rules.is_row_id(int(match[2])):
-            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor")
+            raise InvalidInput(gettext("This place in the queue is not valid."), code="bad_cursor")
         try:
             moment = EPOCH + timedelta(microseconds=int(match[1]))
         except OverflowError:
-            raise InvalidInput("This place in the queue is not valid.", code="bad_cursor") from None
+            raise InvalidInput(
+                gettext("This place in the queue is not valid."), code="bad_cursor"
+            ) from None
         return cls(moment, int(match[2]))
 
 
@@ -256,9 +254,9 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
             raise InvalidInput(f"There is no article {where.article_id}.", code="bad_article")
         query = query.where(Comment.article_id == where.article_id)
     if where.text:
-        if len(where.text) > MAX_SEARCH_LENGTH:
+        if len(where.text) > rules.MAX_SEARCH_LENGTH:
             raise InvalidInput(
-                f"Search for at most {MAX_SEARCH_LENGTH} characters.", code="bad_search"
+                f"Search for at most {rules.MAX_SEARCH_LENGTH} characters.", code="bad_search"
             )
         pattern = f"%{_escape_like(where.text)}%"
         query = query.where(
@@ -329,7 +327,7 @@ def count_pending(cap: int | None = None) -> int:
     query = select(Comment.id).where(Comment.status == CommentStatus.PENDING)
     if cap is not None:
         query = query.limit(cap)
-    return db.session.scalar(select(func.count()).select_from(query.subquery()))
+    return db.session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
 
 
 @dataclass
@@ -352,7 +350,7 @@ def decide_many(
     decision = parse_decision(decision)
     ids = sorted(set(comment_ids))
     if not ids:
-        raise InvalidInput("Select at least one comment.", code="nothing_selected")
+        raise InvalidInput(gettext("Select at least one comment."), code="nothing_selected")
     if len(ids) > MAX_BULK:
         raise InvalidInput(f"Decide at most {MAX_BULK} comments at once.", code="too_many")
     result = BulkResult()
@@ -373,7 +371,6 @@ def decide_many(
         else:
             change_status(comment, decision.status, actor, note)
             result.changed.append(comment_id)
-    db.session.commit()
     return result
 
 
@@ -396,7 +393,6 @@ def set_article_closed(article_id: int, closed: bool) -> Article:
     if article.closed != closed:
         article.closed = closed
         bump_article(article.id)
-    db.session.commit()
     return article
 
 
@@ -421,22 +417,17 @@ def set_article_title(article_id: int, title: str | None) -> Article:
     :class:`NotFound`, and :class:`InvalidInput` for a title that is too long or has nothing
     visible; then nothing changes.
     """
-    try:
-        cleaned = clean_title(title)
-        if title is not None and cleaned is None:
-            raise InvalidInput("Give the title, or remove it.", code="invalid_title")
-        if cleaned is not None and len(cleaned) > rules.MAX_TITLE_LENGTH:
-            raise InvalidInput(
-                f"A title may have at most {rules.MAX_TITLE_LENGTH} characters.",
-                code="invalid_title",
-            )
-        article = get_article(article_id)
-        article.title = cleaned
-        article.title_confirmed = cleaned is not None
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    cleaned = clean_title(title)
+    if title is not None and cleaned is None:
+        raise InvalidInput("Give the title, or remove it.", code="invalid_title")
+    if cleaned is not None and len(cleaned) > rules.MAX_TITLE_LENGTH:
+        raise InvalidInput(
+            f"A title may have at most {rules.MAX_TITLE_LENGTH} characters.",
+            code="invalid_title",
+        )
+    article = get_article(article_id)
+    article.title = cleaned
+    article.title_confirmed = cleaned is not None
     return article
 
 

@@ -17,6 +17,15 @@ EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 MAX_EMAIL_LENGTH = 254
 MAX_TITLE_LENGTH = 300
 MAX_URL_LENGTH = 2000
+# Each "<" or "&" makes the sanitizer's HTML parser work several microseconds (20-40 times a
+# plain letter); a comment may have this many, which no real comment comes near, so that no
+# body costs more than a small multiple of ordinary text of its length.
+MAX_MARKUP_CHARACTERS = 200
+
+
+def markup_characters(text: str) -> int:
+    return text.count("<") + text.count("&")
+
 
 # Ids are 32-bit integers on PostgreSQL; larger numbers name nothing (and must not reach SQL).
 MAX_ID = 2**31 - 1
@@ -135,3 +144,19 @@ def strip_invisible(name: str) -> str:
             continue
         kept.append(char)
     return "".join(kept)
+
+
+# --- languages, notes, sources -------------------------------------------------------------
+
+# The languages a site speaks to its readers and the moderator UI speaks to moderators; each
+# has a catalog in translations/ (models.Language has one member per entry).
+LANGUAGES = ("de", "en")
+
+# A moderator's reason for a decision or a ban, kept in the audit trail.
+MAX_NOTE_LENGTH = 500
+
+# A reader's source as stored: the keyed HMAC-SHA256 of privacy.source_hash, in hex.
+SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
+
+# What a moderator may search the queue for.
+MAX_SEARCH_LENGTH = 200

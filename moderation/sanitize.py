@@ -15,8 +15,9 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import partial
+from typing import Any
 
 from bleach import html5lib_shim
 from bleach.linkifier import TLDS, LinkifyFilter
@@ -52,7 +53,8 @@ _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
 # labels. Addresses and URLs within those bounds get the same links as from bleach; a longer
 # part stays text instead of being linked from its middle. See tests/test_sanitize.py.
 
-_PROTOCOLS = "|".join(sorted(html5lib_shim.allowed_protocols))
+# bleach passes html5lib's list on; its stubs leave out what comes from html5lib.
+_PROTOCOLS = "|".join(sorted(html5lib_shim.allowed_protocols))  # type: ignore[attr-defined]
 _ATEXT = r"-!#$%&'*+/=?^_`{}|~0-9A-Z"  # what an unquoted local part is made of, as in bleach
 
 
@@ -100,10 +102,17 @@ EMAIL_RE = re.compile(
 class _LinkifyFilter(LinkifyFilter):
     """bleach's linkifier with our patterns, which looks for addresses only where an ``@`` is."""
 
-    def __init__(self, source: Iterator[dict], **kwargs: object) -> None:
-        super().__init__(source, url_re=URL_RE, email_re=EMAIL_RE, **kwargs)
+    def __init__(self, source: Iterable[dict[str, Any]], **kwargs: Any) -> None:
+        super().__init__(
+            source,  # type: ignore[arg-type]  # the filter before this one; stubs: a tree walker
+            url_re=URL_RE,
+            email_re=EMAIL_RE,
+            **kwargs,
+        )
 
-    def handle_email_addresses(self, src_iter: Iterator[dict]) -> Iterator[dict]:
+    def handle_email_addresses(
+        self, src_iter: Iterable[dict[str, Any]]
+    ) -> Iterator[dict[str, Any]]:
         # Most text has no address, and no pattern is as cheap as the test for an "@".
         for token in src_iter:
             if token["type"] == "Characters" and "@" in token["data"]:
@@ -137,7 +146,7 @@ class _TooMuchMarkup(Exception):
 class _Cleaner(Cleaner):
     """bleach's Cleaner, with the limits above on its parser and :class:`_Walker` for its tree."""
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._allowance = 0
         tree = self.parser.tree
@@ -152,7 +161,8 @@ class _Cleaner(Cleaner):
         # Every element the tree builder makes from a tag or re-opens is inserted here; the tree
         # calls it through the instance, so this is the one place to count.
         tree.insertElementNormal = insert_element
-        self.walker = _Walker
+        # A walker class, as bleach's own is; the stubs say an instance.
+        self.walker = _Walker  # type: ignore[assignment]
 
     def clean(self, text: str) -> str:
         # A tag makes at most one element and needs a "<"; what is more was re-opened.
@@ -160,7 +170,7 @@ class _Cleaner(Cleaner):
         return super().clean(text)
 
 
-class _Walker(html5lib_shim.getTreeWalker("etree")):
+class _Walker(html5lib_shim.getTreeWalker("etree")):  # type: ignore[misc]  # made at run time
     """html5lib's etree walker, which finds a parent's place among its siblings once, not always.
 
     Climbing back from an element's last child, html5lib's own looks the parent up in a fresh

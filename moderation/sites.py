@@ -5,16 +5,18 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
-from sqlalchemy import select
+from flask_babel import gettext
+from sqlalchemy import bindparam, select
 
 from . import database, rules, wordlists
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
-from .models import Language, Site
+from .models import Language, Site, SiteSnapshot
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
 
@@ -41,20 +43,24 @@ def _language(language: str) -> Language:
     try:
         return Language(language)
     except ValueError:
-        raise InvalidInput("The language must be de or en.", code="invalid_language") from None
+        raise InvalidInput(
+            f"The language must be {' or '.join(rules.LANGUAGES)}.", code="invalid_language"
+        ) from None
 
 
 def _name(name: str) -> str:
     if not name.strip():
-        raise InvalidInput("A site needs a name.", code="invalid_name")
+        raise InvalidInput(gettext("A site needs a name."), code="invalid_name")
     return name.strip()
 
 
+@database.writes
 def create_site(slug: str, name: str, origins: Iterable[str] = (), language: str = "de") -> Site:
     """Add a host site and commit; raises :class:`InvalidInput` or :class:`Conflict`."""
     if not SLUG.fullmatch(slug):
         raise InvalidInput(
-            "A site slug is 1–64 lowercase letters, digits and dashes.", code="invalid_slug"
+            gettext("A site slug is 1–64 lowercase letters, digits and dashes."),
+            code="invalid_slug",
         )
     name = _name(name)
     lang = _language(language)
@@ -67,7 +73,6 @@ def create_site(slug: str, name: str, origins: Iterable[str] = (), language: str
         language=lang,
     )
     db.session.add(site)
-    db.session.commit()
     return site
 
 
@@ -75,37 +80,30 @@ def _origins(origins: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(normalize_origin(o) for o in origins if o.strip()))
 
 
-_SNAPSHOT = (
-    "SELECT id, slug, name, origins, language, paused, max_links, rate_limit_per_minute, "
-    "rate_limit_per_hour, blocked_words, watched_words FROM site WHERE slug = {p}"
+_site = database.table(Site)
+# The snapshot's fields, read from the site's columns of the same names.
+_SNAPSHOT_FIELDS = [field.name for field in fields(SiteSnapshot)]
+_SNAPSHOT = select(*(_site.c[name] for name in _SNAPSHOT_FIELDS)).where(
+    _site.c.slug == bindparam("slug")
 )
 
 
-def snapshot(slug: str) -> Site:
+def snapshot(slug: str) -> SiteSnapshot:
     """The site with this slug, read for the reader-facing endpoints; raises :class:`NotFound`.
 
     Every comment and form the widget sends starts here, so the row comes straight from the
     driver (:func:`moderation.database.read_one`): no ORM session, and no transaction left open
-    while the request goes on. The :class:`Site` returned belongs to no session; it is for
-    reading. Change a site through :func:`get_site` and the functions below.
+    while the request goes on.
     """
-    row = database.read_one(_SNAPSHOT, (slug,))
+    row = database.read_one(_SNAPSHOT, {"slug": slug})
     if row is None:
         raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
-    site_id, slug, name, origins, language, paused, max_links, per_minute, per_hour = row[:9]
-    return Site(
-        id=site_id,
-        slug=slug,
-        name=name,
-        origins=database.Driver.json(origins) or [],
-        language=Language(language),
-        paused=bool(paused),
-        max_links=max_links,
-        rate_limit_per_minute=per_minute,
-        rate_limit_per_hour=per_hour,
-        blocked_words=database.Driver.json(row[9]) or [],
-        watched_words=database.Driver.json(row[10]) or [],
-    )
+    site: dict[str, Any] = dict(zip(_SNAPSHOT_FIELDS, row, strict=True))
+    for name in ("origins", "blocked_words", "watched_words"):
+        site[name] = tuple(database.Driver.json(site[name]) or ())
+    site["language"] = Language(site["language"])
+    site["paused"] = bool(site["paused"])
+    return SiteSnapshot(**site)
 
 
 def get_site(slug: str) -> Site:
@@ -126,7 +124,6 @@ def update_site(slug: str, *, name: str, origins: Iterable[str], language: str) 
     values = {"name": _name(name), "origins": _origins(origins), "language": _language(language)}
     for key, value in values.items():
         setattr(site, key, value)
-    db.session.commit()
     return site
 
 
@@ -146,7 +143,7 @@ def own_origin() -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def origin_allowed(site: Site, origin: str | None) -> bool:
+def origin_allowed(site: Site | SiteSnapshot, origin: str | None) -> bool:
     """May a page of ``origin`` post comments to this site?
 
     No ``Origin`` header means no browser page sent it (curl, a server): there is no ambient
@@ -164,7 +161,7 @@ def origin_known(origin: str | None) -> bool:
     return any(origin in (origins or []) for origins in db.session.scalars(select(Site.origins)))
 
 
-def url_on_site(site: Site, url: str) -> bool:
+def url_on_site(site: Site | SiteSnapshot, url: str) -> bool:
     """Is ``url`` an address on one of the site's own origins (or on this service)?
 
     An article's address comes from its first commenter; only the site's own pages may be it,
@@ -213,7 +210,7 @@ class Policy:
     watched_words: list[str]
 
 
-def policy(site: Site) -> Policy:
+def policy(site: Site | SiteSnapshot) -> Policy:
     config = current_app.config
 
     def pick(own: int | None, name: str) -> tuple[int, bool]:
@@ -265,30 +262,23 @@ def update_policy(
     :func:`moderation.wordlists.clean_entries`). Raises :class:`NotFound` for an unknown site
     and :class:`InvalidInput` for a bad value, changing nothing.
     """
-    try:
-        checked = {
-            "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
-            "rate_limit_per_minute": _number(
-                rate_limit_per_minute, "rate_limit_per_minute", MAX_RATE_LIMIT
-            ),
-            "rate_limit_per_hour": _number(
-                rate_limit_per_hour, "rate_limit_per_hour", MAX_RATE_LIMIT
-            ),
-        }
-        if paused is not KEEP and not isinstance(paused, bool):
-            raise InvalidInput("paused must be true or false.", code="invalid_policy")
-        if blocked_words is not KEEP:
-            checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
-        if watched_words is not KEEP:
-            checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
-        if paused is not KEEP:
-            checked["paused"] = paused
-        site = get_site(slug)
-        for name, value in checked.items():
-            if value is not KEEP:
-                setattr(site, name, value)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+    checked: dict[str, object] = {
+        "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
+        "rate_limit_per_minute": _number(
+            rate_limit_per_minute, "rate_limit_per_minute", MAX_RATE_LIMIT
+        ),
+        "rate_limit_per_hour": _number(rate_limit_per_hour, "rate_limit_per_hour", MAX_RATE_LIMIT),
+    }
+    if paused is not KEEP and not isinstance(paused, bool):
+        raise InvalidInput("paused must be true or false.", code="invalid_policy")
+    if blocked_words is not KEEP:
+        checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
+    if watched_words is not KEEP:
+        checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
+    if paused is not KEEP:
+        checked["paused"] = paused
+    site = get_site(slug)
+    for name, value in checked.items():
+        if value is not KEEP:
+            setattr(site, name, value)
     return site

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flask_babel import force_locale, gettext
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
@@ -38,8 +39,14 @@ from .models import (
 from .review import bump_article
 from .rules import EMAIL, MAX_EMAIL_LENGTH
 
-DELETED = {Language.DE: "[gelöscht]", Language.EN: "[deleted]"}
 ERASED_NOTE = "erased at the author's request"
+
+
+def deleted_text(language: Language) -> str:
+    """What an erased published comment says instead of name and text, in its site's language
+    ("[gelöscht]", "[deleted]")."""
+    with force_locale(language.value):
+        return gettext("[deleted]")
 
 
 def _address(email: str) -> str:
@@ -138,7 +145,7 @@ def export_data(email: str) -> dict[str, Any]:
             for ban in _bans(address)
         ],
     }
-    db.session.rollback()
+    database.discard()
     return data
 
 
@@ -146,7 +153,7 @@ def erasable(email: str) -> tuple[int, int]:
     """How many comments and plain-address bans :func:`erase_data` would touch."""
     address = _address(email)
     counts = len(_comments(address)), sum(ban.value == address for ban in _bans(address))
-    db.session.rollback()
+    database.discard()
     return counts
 
 
@@ -163,64 +170,59 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
 
     Raises :class:`InvalidInput` for something that is not an e-mail address.
     """
-    try:
-        address = _address(email)
-        anonymized = deleted = 0
-        touched: set[int] = set()
-        comments = _comments(address)
-        for comment in comments:
-            if comment.status == CommentStatus.APPROVED:
-                placeholder = DELETED[comment.article.site.language]
-                comment.author = placeholder
-                comment.body_raw = placeholder
-                comment.body_html = sanitize.render(placeholder)
-                comment.policy_version = sanitize.POLICY_VERSION
-                comment.email = None
-                comment.source_hash = None
-                comment.token_hash = None
-                db.session.add(
-                    ModerationEvent(
-                        comment_id=comment.id,
-                        actor_name=actor,
-                        from_status=comment.status,
-                        to_status=comment.status,
-                        note=ERASED_NOTE,
-                    )
-                )
-                touched.add(comment.article_id)
-                anonymized += 1
-        db.session.flush()
-        doomed = [c for c in comments if c.status != CommentStatus.APPROVED]
-        if doomed:
-            ids = [c.id for c in doomed]
-            touched.update(
-                db.session.scalars(
-                    select(Comment.article_id).where(
-                        Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED
-                    )
+    address = _address(email)
+    anonymized = deleted = 0
+    touched: set[int] = set()
+    comments = _comments(address)
+    for comment in comments:
+        if comment.status == CommentStatus.APPROVED:
+            placeholder = deleted_text(comment.article.site.language)
+            comment.author = placeholder
+            comment.body_raw = placeholder
+            comment.body_html = sanitize.render(placeholder)
+            comment.policy_version = sanitize.POLICY_VERSION
+            comment.email = None
+            comment.source_hash = None
+            comment.token_hash = None
+            db.session.add(
+                ModerationEvent(
+                    comment_id=comment.id,
+                    actor_name=actor,
+                    from_status=comment.status,
+                    to_status=comment.status,
+                    note=ERASED_NOTE,
                 )
             )
-            for comment in doomed:
-                db.session.add(
-                    ModerationEvent(
-                        comment_id=None,
-                        actor_name=actor,
-                        from_status=comment.status,
-                        to_status=None,
-                        note=ERASED_NOTE,
-                    )
+            touched.add(comment.article_id)
+            anonymized += 1
+    db.session.flush()
+    doomed = [c for c in comments if c.status != CommentStatus.APPROVED]
+    if doomed:
+        ids = [c.id for c in doomed]
+        touched.update(
+            db.session.scalars(
+                select(Comment.article_id).where(
+                    Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED
                 )
-                db.session.delete(comment)
-                deleted += 1
-        bans = 0
-        for ban in _bans(address):
-            if ban.value == address:
-                ban.value = privacy.email_hash(address)
-                bans += 1
-        for article_id in touched:
-            bump_article(article_id)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
+            )
+        )
+        for comment in doomed:
+            db.session.add(
+                ModerationEvent(
+                    comment_id=None,
+                    actor_name=actor,
+                    from_status=comment.status,
+                    to_status=None,
+                    note=ERASED_NOTE,
+                )
+            )
+            db.session.delete(comment)
+            deleted += 1
+    bans = 0
+    for ban in _bans(address):
+        if ban.value == address:
+            ban.value = privacy.email_hash(address)
+            bans += 1
+    for article_id in touched:
+        bump_article(article_id)
     return Erased(anonymized=anonymized, deleted=deleted, bans=bans)

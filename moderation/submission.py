@@ -19,11 +19,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
+from flask_babel import gettext
+from sqlalchemy import bindparam, insert, select, update
 
 from . import checks, database, rules, sanitize, sites
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
-from .models import Comment, CommentStatus, Site, utcnow
+from .models import Article, Comment, CommentStatus, FormTokenUse, Site, SiteSnapshot, utcnow
 from .review import Actor, change_status
 from .rules import EMAIL, MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
@@ -55,19 +57,16 @@ def validate_article_key(key: str) -> str:
     return key
 
 
-NOT_TEXT = "Contains characters that are not valid text."
-
-
 def _text(data: dict, name: str, errors: dict[str, str]) -> str | None:
     """The field as text, or None when it is missing; records an error for anything else."""
     value = data.get(name)
     if value is None:
         return None
     if not isinstance(value, str):
-        errors[name] = "Must be text."
+        errors[name] = gettext("Must be text.")
         return None
     if not rules.is_valid_text(value):  # a lone surrogate ("\ud800") from JSON
-        errors[name] = NOT_TEXT
+        errors[name] = gettext("Contains characters that are not valid text.")
         return None
     return value
 
@@ -94,7 +93,9 @@ def parse_submission(data: Any) -> Submission:
     """Validate a submission; raises :class:`InvalidInput` naming every bad field.
 
     Lengths are checked here, before any costlier work: a body over the limit is refused
-    without being read further.
+    without being read further. The messages are a reader's, in the current language (the face
+    sets it: the site's); the name's and the comment's get their limit as ``n`` whether the
+    English says it or not, so a translation may name it with every error of the field.
     """
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object.")
@@ -107,26 +108,33 @@ def parse_submission(data: Any) -> Submission:
         # Zero-width and bidi characters make one name look like another ("ad\u200bmin").
         author = _visible(rules.strip_invisible(author))
         if author is None:
-            errors["author"] = "Please enter a name."
+            errors["author"] = gettext("Please enter a name.", n=max_author)
         else:
             author = " ".join(author.split())
             if len(author) > max_author:
-                errors["author"] = f"The name may have at most {max_author} characters."
+                errors["author"] = gettext(
+                    "The name may have at most %(n)s characters.", n=max_author
+                )
     elif "author" not in errors:
-        errors["author"] = "Please enter a name."
+        errors["author"] = gettext("Please enter a name.", n=max_author)
 
     body = _text(data, "body", errors)
     if body is not None:
         if len(body.strip()) > max_body:
-            errors["body"] = f"The comment may have at most {max_body} characters."
+            errors["body"] = gettext("The comment may have at most %(n)s characters.", n=max_body)
+        elif rules.markup_characters(body) > rules.MAX_MARKUP_CHARACTERS:
+            errors["body"] = gettext(
+                "The comment may use < and & at most %(n)s times.",
+                n=rules.MAX_MARKUP_CHARACTERS,
+            )
         elif _visible(body) is None:
-            errors["body"] = "Please write a comment."
+            errors["body"] = gettext("Please write a comment.", n=max_body)
     elif "body" not in errors:
-        errors["body"] = "Please write a comment."
+        errors["body"] = gettext("Please write a comment.", n=max_body)
 
     email = _optional_text(data, "email", errors)
     if email is not None and (len(email) > MAX_EMAIL_LENGTH or not EMAIL.fullmatch(email)):
-        errors["email"] = "This is not a valid e-mail address."
+        errors["email"] = gettext("This is not a valid e-mail address.")
 
     parent_id = data.get("parent_id")
     if parent_id is not None and (
@@ -134,20 +142,23 @@ def parse_submission(data: Any) -> Submission:
         or not isinstance(parent_id, int)
         or not 1 <= parent_id <= MAX_ID
     ):
-        errors["parent_id"] = "Must be the id of a comment."
+        errors["parent_id"] = gettext("Must be the id of a comment.")
 
     title = _optional_text(data, "title", errors)
     if title is not None and len(title) > MAX_TITLE_LENGTH:
-        errors["title"] = f"The title may have at most {MAX_TITLE_LENGTH} characters."
+        errors["title"] = gettext(
+            "The title may have at most %(n)s characters.", n=MAX_TITLE_LENGTH
+        )
     url = _optional_text(data, "url", errors)
     if url is not None and (len(url) > MAX_URL_LENGTH or not _is_web_address(url)):
-        errors["url"] = "Must be an http or https address."
+        errors["url"] = gettext("Must be an http or https address.")
 
     form_token = _optional_text(data, "form_token", errors)
     honeypot = _optional_text(data, "website", errors)
 
-    if errors:
-        raise InvalidInput("Some fields need another look.", fields=errors)
+    # A missing author or body always has its error above; the test says so to the type checker.
+    if errors or author is None or body is None:
+        raise InvalidInput(gettext("Some fields need another look."), fields=errors)
     return Submission(
         author=author,
         body=body.strip(),
@@ -160,20 +171,49 @@ def parse_submission(data: Any) -> Submission:
     )
 
 
-# The write transaction's SQL, straight on the driver (see database.writes_on_driver).
-_ARTICLE = "SELECT id, closed, title, url FROM article WHERE site_id = {p} AND key = {p}"
+# The write transaction's statements, straight on the driver (see database.writes_on_driver).
+_article = database.table(Article)
+_comment = database.table(Comment)
+_ARTICLE = select(_article.c.id, _article.c.closed, _article.c.title, _article.c.url).where(
+    _article.c.site_id == bindparam("site_id"), _article.c.key == bindparam("key")
+)
 # Two first comments on an article can arrive at once (on two PostgreSQL hosts, say): the
 # unique (site_id, key) lets one insert win; the other inserts nothing and reads that row.
-_NEW_ARTICLE = (
-    "INSERT INTO article (site_id, key, title, url, closed, version, approved_count, "
-    "created_at) VALUES ({p}, {p}, {p}, {p}, false, 0, 0, {p}) "
-    "ON CONFLICT (site_id, key) DO NOTHING"
+# The columns left out get the model's defaults (open, version 0, no approved comments).
+_NEW_ARTICLE = database.insert_or_ignore(
+    _article,
+    [_article.c.site_id, _article.c.key],
+    **database.parameters("site_id", "key", "title", "url", "created_at"),
 )
-_PARENT = "SELECT article_id, status FROM comment WHERE id = {p}"
+# A title or address the article lacks, from a later comment (see _article_for).
+_SET_ARTICLE = {
+    column: update(_article)
+    .values({column: bindparam("value")})
+    .where(_article.c.id == bindparam("article_id"))
+    for column in ("title", "url")
+}
+_PARENT = select(_comment.c.article_id, _comment.c.status).where(
+    _comment.c.id == bindparam("parent_id")
+)
 _NEW_COMMENT = (
-    "INSERT INTO comment (article_id, parent_id, author, email, body_raw, body_html, "
-    "policy_version, status, reasons, source_hash, token_hash, created_at) "
-    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {json}, {p}, {p}, {p}) RETURNING id"
+    insert(_comment)
+    .values(
+        **database.parameters(
+            "article_id",
+            "parent_id",
+            "author",
+            "email",
+            "body_raw",
+            "body_html",
+            "policy_version",
+            "status",
+            "reasons",
+            "source_hash",
+            "token_hash",
+            "created_at",
+        )
+    )
+    .returning(_comment.c.id)
 )
 
 
@@ -184,24 +224,26 @@ def _article_for(
 
     A title or address the article lacks is taken from the first comment that brings one.
     """
-    key = (ctx.site.id, ctx.article_key)
+    key = {"site_id": ctx.site.id, "key": ctx.article_key}
     row = driver.one(_ARTICLE, key)
     if row is None:
-        created = (submission.title, submission.url, driver.timestamp(ctx.now))
-        driver.execute(_NEW_ARTICLE, (*key, *created))
+        created = {
+            "title": submission.title,
+            "url": submission.url,
+            "created_at": driver.timestamp(ctx.now),
+        }
+        driver.execute(_NEW_ARTICLE, key | created)
         row = driver.one(_ARTICLE, key)
         assert row is not None
     article_id, closed, title, url = row
     for column, value, known in (("title", submission.title, title), ("url", submission.url, url)):
         if value and not known:
-            driver.execute(
-                f"UPDATE article SET {column} = {{p}} WHERE id = {{p}}", (value, article_id)
-            )
+            driver.execute(_SET_ARTICLE[column], {"value": value, "article_id": article_id})
     return article_id, bool(closed)
 
 
 def submit_comment(
-    site: Site, article_key: str, submission: Submission, *, source_hash: str | None
+    site: SiteSnapshot, article_key: str, submission: Submission, *, source_hash: str | None
 ) -> Accepted:
     """Store a comment on a site's article as pending (or spam, if a check says so) and commit.
 
@@ -215,11 +257,11 @@ def submit_comment(
     """
     validate_article_key(article_key)
     if site.paused:
-        raise Forbidden(checks.PAUSED_MESSAGE[site.language], code="paused")
+        raise Forbidden(gettext("Comments are temporarily closed."), code="paused")
     if submission.url is not None and not sites.url_on_site(site, submission.url):
         raise InvalidInput(
-            "Some fields need another look.",
-            fields={"url": "Must be an address on one of the site's own origins."},
+            gettext("Some fields need another look."),
+            fields={"url": gettext("Must be an address on one of the site's own origins.")},
         )
     ctx = checks.CheckContext(
         site=site,
@@ -252,42 +294,46 @@ def _store(
     """The write transaction of :func:`submit_comment`; returns the new comment's id."""
     article_id, closed = _article_for(driver, ctx, submission)
     if closed:
-        raise Forbidden("Comments are closed for this article.", code="closed")
+        raise Forbidden(gettext("Comments are closed for this article."), code="closed")
     if submission.parent_id is not None:
-        parent = driver.one(_PARENT, (submission.parent_id,))
+        parent = driver.one(_PARENT, {"parent_id": submission.parent_id})
         if parent is None or tuple(parent) != (article_id, CommentStatus.APPROVED):
             raise InvalidInput(
-                "You can only reply to a published comment of this article.",
-                fields={"parent_id": "Not a published comment of this article."},
+                gettext("You can only reply to a published comment of this article."),
+                fields={"parent_id": gettext("Not a published comment of this article.")},
             )
     history = checks.run_checks(dataclasses.replace(ctx, driver=driver), checks.Stage.HISTORY)
     if ctx.form_token:
         _spend_form_token(driver, ctx)
     verdict = checks.Verdict(on_request.findings + history.findings)
     status = CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING
-    (comment_id,) = driver.one(
+    inserted = driver.one(
         _NEW_COMMENT,
-        (
-            article_id,
-            submission.parent_id,
-            submission.author,
-            submission.email,
-            submission.body,
-            html,
-            sanitize.POLICY_VERSION,
-            status.value,
-            json.dumps(verdict.reasons),
-            ctx.source_hash,
-            token_hash,
-            driver.timestamp(ctx.now),
-        ),
+        {
+            "article_id": article_id,
+            "parent_id": submission.parent_id,
+            "author": submission.author,
+            "email": submission.email,
+            "body_raw": submission.body,
+            "body_html": html,
+            "policy_version": sanitize.POLICY_VERSION,
+            "status": status.value,
+            "reasons": json.dumps(verdict.reasons),
+            "source_hash": ctx.source_hash,
+            "token_hash": token_hash,
+            "created_at": driver.timestamp(ctx.now),
+        },
     )
+    assert inserted is not None, "INSERT … RETURNING gives the new row"
+    (comment_id,) = inserted
     return comment_id
 
 
-_SPEND_FORM_TOKEN = (
-    "INSERT INTO form_token_use (token_hash, expires_at) VALUES ({p}, {p}) "
-    "ON CONFLICT (token_hash) DO NOTHING"
+_form_token_use = database.table(FormTokenUse)
+_SPEND_FORM_TOKEN = database.insert_or_ignore(
+    _form_token_use,
+    [_form_token_use.c.token_hash],
+    **database.parameters("token_hash", "expires_at"),
 )
 
 
@@ -300,7 +346,8 @@ def _spend_form_token(driver: database.Driver, ctx: checks.CheckContext) -> None
     assert ctx.form_token is not None
     expires = ctx.now + timedelta(seconds=int(current_app.config["FORM_TOKEN_MAX_AGE"]))
     cursor = driver.execute(
-        _SPEND_FORM_TOKEN, (hash_token(ctx.form_token), driver.timestamp(expires))
+        _SPEND_FORM_TOKEN,
+        {"token_hash": hash_token(ctx.form_token), "expires_at": driver.timestamp(expires)},
     )
     if cursor.rowcount == 0:
         raise InvalidInput(
@@ -337,18 +384,12 @@ def withdraw_comment(
         or comment.token_hash is None
         or not secrets.compare_digest(comment.token_hash, hash_token(token))
     ):
-        db.session.rollback()
         raise NotFound(f"There is no comment {comment_id} with this token.", code="unknown_comment")
     if allow is not None:
-        try:
-            allow(comment.article.site)
-        except BaseException:
-            db.session.rollback()
-            raise
+        allow(comment.article.site)
     if comment.status != CommentStatus.WITHDRAWN:
         comment.body_raw = ""
         comment.body_html = ""
         comment.email = None
         change_status(comment, CommentStatus.WITHDRAWN, Actor("author"))
-    db.session.commit()
     return comment

@@ -6,7 +6,10 @@
 "use strict";
 var me = document.currentScript;
 var API = (me ? me.src.replace(/\/count\.js([?#].*)?$/, "") : "") + "/api/v1";
-var T = { de: ["1 Kommentar", "{n} Kommentare"], en: ["1 comment", "{n} comments"] };
+// The service puts its settings here: the words for one and for {n} comments in every
+// language (from its catalogs), and how many articles the counts API answers at once.
+var S = "__SETTINGS__";
+var T = S.text;
 
 function run() {
   var bySite = {};
@@ -17,9 +20,9 @@ function run() {
   Object.keys(bySite).forEach(function (site) {
     var links = bySite[site];
     var keys = links.map(function (l) { return l.getAttribute("data-article"); }).filter(function (k, i, all) { return all.indexOf(k) === i; });
-    // The API answers up to 200 articles at once; a section page rarely has more.
-    for (var i = 0; i < keys.length; i += 200) {
-      var query = keys.slice(i, i + 200).map(function (k) { return "article=" + encodeURIComponent(k); }).join("&");
+    // The API answers up to S.max articles at once; a section page rarely has more.
+    for (var i = 0; i < keys.length; i += S.max) {
+      var query = keys.slice(i, i + S.max).map(function (k) { return "article=" + encodeURIComponent(k); }).join("&");
       fetch(API + "/sites/" + encodeURIComponent(site) + "/counts?" + query, { credentials: "omit" }).then(function (r) {
         return r.ok ? r.json() : Promise.reject(r.status);
       }).then(function (body) {

@@ -10,74 +10,10 @@
 var me = document.currentScript;
 var API = (me ? me.src.replace(/\/embed\.js([?#].*)?$/, "") : "") + "/api/v1";
 var CSS = "__CSS__";
-var T = {
-  de: {
-    c1: "1 Kommentar",
-    cn: "{n} Kommentare",
-    empty: "Noch keine Kommentare. Schreiben Sie den ersten!",
-    leave: "Kommentar hinterlassen",
-    name: "Name",
-    email: "E-Mail (optional)",
-    emailHint: "wird nicht veröffentlicht",
-    body: "Kommentar",
-    left: "noch {n} Zeichen",
-    send: "Kommentar absenden",
-    reply: "Antworten",
-    replyTo: "Antwort an {n}",
-    cancel: "Abbrechen",
-    more: "Weitere Kommentare laden",
-    trap: "Bitte leer lassen",
-    thanks: "Danke! Ihr Kommentar wird geprüft und erscheint nach der Freigabe.",
-    pending: "wartet auf Freigabe, nur für Sie sichtbar",
-    withdraw: "Zurückziehen",
-    withdrawn: "Ihr Kommentar wurde zurückgezogen.",
-    closed: "Kommentare zu diesem Artikel sind geschlossen.",
-    fields: "Bitte prüfen Sie die markierten Felder.",
-    wait: "Sie haben gerade viele Kommentare geschrieben. Bitte warten Sie {n} und senden Sie dann noch einmal.",
-    sec: "{n} Sekunden",
-    sec1: "1 Sekunde",
-    min: "{n} Minuten",
-    offline: "Keine Verbindung. Ihr Text ist noch da: bitte senden Sie ihn gleich noch einmal.",
-    noLoad: "Die Kommentare konnten nicht geladen werden.",
-    failed: "Das hat nicht geklappt. Bitte versuchen Sie es noch einmal.",
-    expired: "Das Formular war abgelaufen. Ihr Text ist noch da: bitte senden Sie ihn noch einmal.",
-    e_author: "Bitte geben Sie einen Namen an (höchstens {n} Zeichen).",
-    e_body: "Bitte schreiben Sie einen Kommentar (höchstens {n} Zeichen).",
-    e_email: "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das Feld leer.",
-    e_parent_id: "Auf diesen Kommentar kann man nicht antworten."
-  },
-  en: {
-    c1: "1 comment",
-    cn: "{n} comments",
-    empty: "No comments yet. Be the first!",
-    leave: "Leave a comment",
-    name: "Name",
-    email: "E-mail (optional)",
-    emailHint: "will not be published",
-    body: "Comment",
-    left: "{n} characters left",
-    send: "Post comment",
-    reply: "Reply",
-    replyTo: "Reply to {n}",
-    cancel: "Cancel",
-    more: "Load more comments",
-    trap: "Leave this empty",
-    thanks: "Thank you! Your comment will be reviewed and appears once it is approved.",
-    pending: "awaiting approval, visible only to you",
-    withdraw: "Withdraw",
-    withdrawn: "Your comment has been withdrawn.",
-    closed: "Comments on this article are closed.",
-    fields: "Please check the marked fields.",
-    wait: "You have just written many comments. Please wait {n}, then send again.",
-    sec: "{n} seconds",
-    sec1: "1 second",
-    min: "{n} minutes",
-    offline: "No connection. Your text is still here: please send it again in a moment.",
-    noLoad: "The comments could not be loaded.",
-    failed: "That did not work. Please try again.",
-    expired: "The form had expired. Your text is still here: please send it again."
-  }
-};
+// The service puts its settings here: this script's words in every language, from the
+// service's catalogs ({n} marks a number or a name), and the limits of the fields.
+var S = "__SETTINGS__";
+var T = S.text;
 var UNITS = [["year", 31536000], ["month", 2592000], ["week", 604800], ["day", 86400], ["hour", 3600], ["minute", 60]];
 
 function el(tag, cls, text) {
@@ -148,11 +84,13 @@ Widget.prototype.load = function () {
   ]).then(function (answers) {
     var form = answers[0].body, list = answers[1].body;
     if (answers[0].status !== 200 || answers[1].status !== 200) throw new Error();
-    var lang = w.host.getAttribute("data-lang") || form.language;
-    w.lang = T[lang] ? lang : "de";
+    var lang = w.host.getAttribute("data-lang");
+    w.lang = T[lang] ? lang : form.language;
+    // The service answers in the site's language; ?lang= asks for the one shown here.
+    w.post = w.thread + "/comments" + (w.lang === form.language ? "" : "?lang=" + w.lang);
     w.t = T[w.lang];
     w.token = form.token;
-    w.limits = form.limits || { author: 80, body: 5000 };
+    w.limits = form.limits;
     w.closed = form.closed;
     w.build();
     w.add(list);
@@ -223,7 +161,7 @@ Widget.prototype.buildForm = function () {
   w.formTitle = el("h3", "cm-form-title", t.leave);
   form.appendChild(w.formTitle);
   w.field(form, "author", t.name, "input", { maxlength: w.limits.author, autocomplete: "name", required: "" });
-  w.field(form, "email", t.email, "input", { type: "email", maxlength: 254, autocomplete: "email" }, el("span", "", t.emailHint));
+  w.field(form, "email", t.email, "input", { type: "email", maxlength: S.email, autocomplete: "email" }, el("span", "", t.emailHint));
   var counter = el("span");
   var body = w.field(form, "body", t.body, "textarea", { rows: 5, maxlength: w.limits.body, required: "" }, counter);
   function count() { counter.textContent = fill(t.left, w.limits.body - body.value.length); }
@@ -387,12 +325,12 @@ Widget.prototype.submit = function () {
     parent_id: w.parent || null,
     form_token: w.token,
     website: inputs.website.value,
-    title: (w.host.getAttribute("data-title") || document.title).slice(0, 300) || null,
-    url: /^https?:/.test(url) ? url.slice(0, 2000) : null
+    title: (w.host.getAttribute("data-title") || document.title).slice(0, S.title) || null,
+    url: /^https?:/.test(url) ? url.slice(0, S.url) : null
   };
   w.busy = w.send.disabled = true;
   w.say("");
-  fetch(w.thread + "/comments", {
+  fetch(w.post, {
     method: "POST",
     credentials: "omit",
     headers: { "Content-Type": "application/json" },
@@ -408,7 +346,8 @@ Widget.prototype.submit = function () {
       if (w.parent) w.replyTo(null);
       w.showOwn();
       w.say(t.thanks);
-      w.refreshToken();
+      // A token posts one comment: the form stays busy until it holds a fresh one.
+      return w.refreshToken();
     } else if (r.status === 429) {
       var wait = +(r.headers.get("Retry-After") || body.retry_after || 60);
       var unit = wait === 1 ? t.sec1 : wait < 90 ? t.sec : t.min;
@@ -418,17 +357,15 @@ Widget.prototype.submit = function () {
       Object.keys(body.fields).forEach(function (name) {
         var error = w.errors[name] || w.errors.body;
         var input = inputs[name] || inputs.body;
-        // English shows the service's own message; German has its own words per field.
-        var local = t["e_" + name];
-        error.textContent = local ? fill(local, w.limits[name]) : body.fields[name];
+        error.textContent = body.fields[name];
         input.setAttribute("aria-invalid", "true");
         first = first || input;
       });
       w.say(t.fields, true);
       first.focus();
     } else if (body.error === "invalid_form_token") {
-      w.refreshToken();
       w.say(t.expired, true);
+      return w.refreshToken();
     } else if (body.error === "closed" || body.error === "paused") {
       w.say(t.closed, true);
     } else {
@@ -444,7 +381,7 @@ Widget.prototype.submit = function () {
 
 Widget.prototype.refreshToken = function () {
   var w = this;
-  fetch(w.thread + "/form-token", { credentials: "omit" }).then(json).then(function (r) {
+  return fetch(w.thread + "/form-token", { credentials: "omit" }).then(json).then(function (r) {
     if (r.body.token) w.token = r.body.token;
   }).catch(function () {});
 };

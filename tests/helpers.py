@@ -1,17 +1,93 @@
-"""Small helpers shared by the tests."""
+"""Small helpers shared by the tests: apps, schemas, snapshots, comments, query plans.
+
+``conftest.py`` holds only fixtures and hooks; whatever a test imports comes from here (or from
+``moderator_ui.py`` and ``servers.py``).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 from werkzeug.test import TestResponse
 
-from moderation.database import Driver
+from moderation import create_app
+from moderation.database import Driver, Statement
 from moderation.extensions import db
+from moderation.models import Site
 
 THREAD = "/api/v1/sites/demo/articles/politik/2026/russland-usa"
+
+# Tests post many comments from 127.0.0.1, often with the same text; the abuse checks that
+# count them (tests/test_checks.py sets them to their real values) stay out of the way here.
+RELAXED_CHECKS = {
+    "RATE_LIMIT_PER_MINUTE": 10_000,
+    "RATE_LIMIT_PER_HOUR": 10_000,
+    "DUPLICATE_WINDOW_HOURS": 0,
+}
+
+_pg_schema_ready = False
+
+
+def make_app(database_url: str, tmp_path: Path, **config: Any) -> Flask:
+    return create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": tmp_path / "instance",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret-key",
+            "MIN_SUBMIT_SECONDS": 0,
+            **RELAXED_CHECKS,
+            **config,
+        }
+    )
+
+
+def reset_schema(app: Flask) -> None:
+    """An empty schema: created on SQLite, truncated on PostgreSQL (faster than re-creating)."""
+    global _pg_schema_ready
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            db.create_all()
+            return
+        if not _pg_schema_ready:
+            db.drop_all()
+            db.create_all()
+            _pg_schema_ready = True
+        tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+        db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        db.session.commit()
+        db.session.remove()
+
+
+def forget_pg_schema() -> None:
+    """For tests that drop and rebuild the PostgreSQL schema themselves."""
+    global _pg_schema_ready
+    _pg_schema_ready = False
+
+
+def snapshot(app: Flask) -> dict[str, list[tuple]]:
+    """Every row of every table, to show that a refused request changed nothing."""
+    with app.app_context():
+        state = {
+            table.name: sorted(
+                (tuple(map(repr, row)) for row in db.session.execute(table.select())),
+            )
+            for table in db.metadata.sorted_tables
+        }
+        db.session.remove()
+    return state
+
+
+def site(app: Flask, slug: str = "demo") -> Site:
+    with app.app_context():
+        found = db.session.scalars(db.select(Site).where(Site.slug == slug)).one()
+        db.session.expunge(found)
+        return found
 
 
 def post_comment(
@@ -31,8 +107,10 @@ def approve(client: FlaskClient, comment_id: int) -> None:
         decide(comment_id, "approve", Actor("test"))
 
 
-def driver_plan(app: Flask, sql: str, params: tuple, *, analyze: bool = False) -> str:
-    """The query plan of SQL written for :class:`moderation.database.Driver` (``{p}``), as text.
+def driver_plan(
+    app: Flask, statement: Statement, params: Mapping[str, Any], *, analyze: bool = False
+) -> str:
+    """The query plan of a statement as :class:`moderation.database.Driver` runs it, as text.
 
     With ``analyze`` the database first gathers statistics, as a long-running installation's
     would. PostgreSQL is told to avoid sequential scans, because on the few rows of a test it
@@ -45,11 +123,12 @@ def driver_plan(app: Flask, sql: str, params: tuple, *, analyze: bool = False) -
             driver = Driver(connection, engine.dialect)
             if analyze:
                 driver.execute("ANALYZE")
-            if driver.sqlite:
-                rows = driver.all(f"EXPLAIN QUERY PLAN {sql}", params)
-                return "\n".join(str(row[-1]) for row in rows)
-            driver.execute("SET enable_seqscan = off")
-            return "\n".join(row[0] for row in driver.all(f"EXPLAIN {sql}", params))
+            if not driver.sqlite:
+                driver.execute("SET enable_seqscan = off")
+            sql, args = driver.render(statement, params)
+            explain = "EXPLAIN QUERY PLAN" if driver.sqlite else "EXPLAIN"
+            rows = driver.cursor.execute(f"{explain} {sql}", args).fetchall()
+            return "\n".join(str(row[-1]) if driver.sqlite else row[0] for row in rows)
         finally:
             connection.rollback()
             connection.close()

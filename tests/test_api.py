@@ -3,10 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, approve, post_comment
+from helpers import THREAD, approve, post_comment, snapshot
 
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, Site
@@ -265,7 +264,7 @@ def test_closed_article_refuses_with_403(app: Flask, client: FlaskClient) -> Non
     assert response.status_code == 403
     assert response.get_json()["error"] == "closed"
     assert snapshot(app) == before
-    # The request checks come first (README, "Abuse protection"): a forged form is refused
+    # The request checks come first (docs/abuse-protection.md): a forged form is refused
     # as such, before the article is looked at.
     forged = post_comment(client, form_token="forged")
     assert forged.status_code == 400
@@ -817,3 +816,16 @@ def test_a_flood_is_refused_before_its_text_is_rendered(
     refused = post_comment(client, body="a" * 5000)
     assert refused.status_code == 429
     assert rendered == []
+
+
+def test_a_body_dense_with_markup_is_refused_before_rendering(
+    app: Flask, client: FlaskClient
+) -> None:
+    from moderation.rules import MAX_MARKUP_CHARACTERS
+
+    before = snapshot(app)
+    dense = post_comment(client, body="a <" * MAX_MARKUP_CHARACTERS + " & b")
+    assert dense.status_code == 400
+    assert "<" in dense.get_json()["fields"]["body"]
+    assert snapshot(app) == before
+    assert post_comment(client, body="a &" * MAX_MARKUP_CHARACTERS).status_code == 202

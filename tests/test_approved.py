@@ -7,10 +7,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_app, reset_schema
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, approve, assert_indexed, driver_plan, post_comment
+from helpers import (
+    THREAD,
+    approve,
+    assert_indexed,
+    driver_plan,
+    make_app,
+    post_comment,
+    reset_schema,
+)
 from sqlalchemy import event, text
 
 from moderation import approved, review
@@ -178,7 +185,7 @@ def test_the_list_query_uses_the_article_status_index(
 
 
 def test_the_thread_state_query_uses_the_article_key_index(app: Flask) -> None:
-    text_plan = driver_plan(app, approved._STATE_SQL, ("a", "demo"))
+    text_plan = driver_plan(app, approved._STATE, {"key": "a", "slug": "demo"})
     # The article is found by its (site_id, key) unique index, the site by its slug index.
     with app.app_context():
         sqlite = db.engine.dialect.name == "sqlite"
@@ -198,7 +205,8 @@ def test_counts_for_100_articles_are_one_indexed_query(app: Flask, client: Flask
     response = client.get(f"/api/v1/sites/demo/counts?{query}")
     assert response.status_code == 200
     assert response.get_json()["counts"] == {key: 0 for key in keys}
-    text_plan = driver_plan(app, approved._counts_sql(len(keys)), (*keys, "demo"))
+    params = {f"key{number}": key for number, key in enumerate(keys)} | {"slug": "demo"}
+    text_plan = driver_plan(app, approved._counts_statement(len(keys)), params)
     with app.app_context():
         sqlite = db.engine.dialect.name == "sqlite"
     assert_indexed(text_plan, "sqlite_autoindex_article_1" if sqlite else "article_site_id_key_key")

@@ -6,9 +6,9 @@ import threading
 from datetime import timedelta
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
+from helpers import snapshot
 from moderator_ui import PASSWORD, add_moderator, csrf_token, log_in, logged_in, post
 from werkzeug.security import check_password_hash
 from werkzeug.test import TestResponse

@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from helpers import post_comment
+from helpers import post_comment, snapshot
 
 from moderation import bans
 from moderation.database import Driver

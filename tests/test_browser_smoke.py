@@ -2,7 +2,10 @@
 
 from typing import Any
 
-from conftest import LiveServer
+import pytest
+from servers import LiveServer
+
+pytestmark = pytest.mark.browser
 
 
 def test_chromium_reads_the_api(live_server: LiveServer, page: Any) -> None:

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, assert_indexed, driver_plan, post_comment
+from helpers import THREAD, assert_indexed, driver_plan, post_comment, snapshot
 
 from moderation import bans, checks
 from moderation.config import Defaults
+from moderation.database import Statement
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, Language, Site, utcnow
 from moderation.privacy import source_hash
@@ -446,33 +446,42 @@ def test_the_no_js_form_runs_every_check(real_limits: Flask, client: FlaskClient
 
 
 @pytest.mark.parametrize(
-    ("sql", "params", "index"),
+    ("statement", "params", "index"),
     [
-        (checks._RECENT_ON_SITE, ("s" * 64, "2026-01-01", 1), "ix_comment_source_created"),
+        (
+            checks._RECENT_ON_SITE,
+            {"source_hash": "s" * 64, "since": "2026-01-01", "site_id": 1},
+            "ix_comment_source_created",
+        ),
         (
             checks._EARLIER_BODIES["source_hash"],
-            ("s" * 64, "2026-01-01"),
+            {"sender": "s" * 64, "since": "2026-01-01"},
             "ix_comment_source_created",
         ),
         (
             checks._EARLIER_BODIES["email"],
-            ("a@example.org", "2026-01-01"),
+            {"sender": "a@example.org", "since": "2026-01-01"},
             "ix_comment_email_created",
         ),
         (
             bans._ACTIVE_BAN,
-            ("s" * 64, "a@example.org", "x" * 64, "2026-01-01"),
+            {
+                "source_hash": "s" * 64,
+                "email": "a@example.org",
+                "erased": "x" * 64,
+                "now": "2026-01-01",
+            },
             "ix_ban_kind_value",
         ),
     ],
     ids=["rate_limit", "duplicate_by_source", "duplicate_by_email", "banned"],
 )
 def test_the_history_checks_use_their_indexes(
-    app: Flask, client: FlaskClient, sql: str, params: tuple, index: str
+    app: Flask, client: FlaskClient, statement: Statement, params: dict, index: str
 ) -> None:
     # Most comments come without an e-mail address, as on a real site; statistics that see
     # this must still leave the e-mail lookup on its index.
     for number in range(30):
         post_from(client, f"10.0.0.{number}", body=f"Beitrag {number}")
     post_from(client, "10.0.1.1", email="a@example.org")
-    assert_indexed(driver_plan(app, sql, params, analyze=True), index)
+    assert_indexed(driver_plan(app, statement, params, analyze=True), index)

@@ -1,7 +1,9 @@
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from helpers import post_comment
 
+from moderation import cli, sanitize
 from moderation.extensions import db
 from moderation.models import Comment, CommentStatus, Moderator, Site
 from moderation.review import history
@@ -129,6 +131,24 @@ def test_resanitize(app: Flask, client: FlaskClient, runner: FlaskCliRunner) -> 
         assert db.session.get(Comment, comment_id).body_html == "<p>a &lt; b</p>"
     new = client.get("/api/v1/sites/demo/articles/politik/2026/russland-usa/comments")
     assert new.headers["ETag"] != etag
+
+
+def test_resanitize_works_in_batches(
+    app: Flask, client: FlaskClient, runner: FlaskCliRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli, "RESANITIZE_BATCH", 2)
+    made = [post_comment(client, body=f"a < {n}").get_json()["id"] for n in range(5)]
+    with app.app_context():
+        db.session.execute(
+            db.update(Comment).where(Comment.id.in_(made[1:])).values(policy_version=0)
+        )
+        db.session.commit()
+    result = runner.invoke(args=["comments", "resanitize"])
+    assert result.exit_code == 0, result.output
+    assert "Re-rendered 4 comments" in result.output  # across three batches, each one counted
+    with app.app_context():
+        versions = db.session.scalars(db.select(Comment.policy_version)).all()
+        assert versions == [sanitize.POLICY_VERSION] * 5
 
 
 def test_demo_creates_site_and_moderator_once(app: Flask, runner: FlaskCliRunner) -> None:

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_app
 from flask import Flask
-from sqlalchemy import event, text
+from helpers import make_app
+from sqlalchemy import event, select, text
 from sqlalchemy.exc import OperationalError
 
 from moderation import database
 from moderation.errors import InvalidInput
 from moderation.extensions import db
+from moderation.models import Site
 
 
 def _pragma(app: Flask, name: str) -> int:
@@ -49,7 +51,6 @@ def test_a_write_use_case_begins_immediate(app: Flask, ctx: None) -> None:
     @database.writes
     def use_case() -> None:
         db.session.execute(text("SELECT 1"))
-        db.session.commit()
 
     db.session.execute(text("SELECT 2"))  # a read the request did before
     use_case()
@@ -118,7 +119,6 @@ def test_a_real_lock_held_by_another_connection_is_waited_for(tmp_path: Path) ->
     @database.writes
     def use_case() -> None:
         db.session.execute(text("CREATE TABLE IF NOT EXISTS probe (x INTEGER)"))
-        db.session.commit()
 
     def release(*args: object) -> None:
         if not released:
@@ -132,6 +132,138 @@ def test_a_real_lock_held_by_another_connection_is_waited_for(tmp_path: Path) ->
         assert released
         db.session.remove()
     other.close()
+
+
+def _sites(app: Flask) -> list[str]:
+    """The site slugs as another connection sees them: only what was committed."""
+    with app.app_context():
+        with db.engine.connect() as connection:
+            return list(connection.scalars(text("SELECT slug FROM site ORDER BY slug")))
+
+
+def test_the_helper_commits_what_the_use_case_wrote(app: Flask) -> None:
+    @database.writes
+    def use_case() -> Site:
+        site = Site(slug="neu", name="Neu", origins=[])
+        db.session.add(site)
+        return site
+
+    with app.app_context():
+        assert use_case().slug == "neu"  # still readable: nothing expired on the commit
+        assert not db.session().in_transaction()
+        db.session.remove()
+    assert _sites(app) == ["demo", "neu"]
+
+
+class Interrupted(BaseException):
+    """Not an Exception: as KeyboardInterrupt or a worker's shutdown would be."""
+
+
+@pytest.mark.parametrize(
+    "error", [ValueError("a bug"), InvalidInput("refused late"), Interrupted()], ids=repr
+)
+def test_any_exception_rolls_the_use_case_back(app: Flask, error: BaseException) -> None:
+    @database.writes
+    def use_case() -> None:
+        db.session.add(Site(slug="halb", name="Halb", origins=[]))
+        db.session.flush()  # the row is in the database's transaction, not only in the session
+        raise error
+
+    with app.app_context():
+        with pytest.raises(type(error)):
+            use_case()
+        assert not db.session().in_transaction()
+        assert db.session.scalars(select(Site.slug).order_by(Site.slug)).all() == ["demo"]
+        db.session.remove()
+    assert _sites(app) == ["demo"]
+
+
+def test_a_use_case_called_by_another_joins_its_transaction(app: Flask) -> None:
+    @database.writes
+    def inner(slug: str) -> None:
+        db.session.add(Site(slug=slug, name=slug, origins=[]))
+
+    @database.writes
+    def outer(fail: bool) -> None:
+        inner("eins")
+        assert db.session().in_transaction()  # the inner call committed nothing on its own
+        inner("zwei")
+        if fail:
+            raise ValueError("after both")
+
+    with app.app_context():
+        with pytest.raises(ValueError):
+            outer(True)
+        db.session.remove()
+    assert _sites(app) == ["demo"]  # neither inner write stayed
+    with app.app_context():
+        outer(False)
+        inner("drei")  # on its own again: its own transaction, committed
+        db.session.remove()
+    assert _sites(app) == ["demo", "drei", "eins", "zwei"]
+
+
+def test_a_driver_write_cannot_run_inside_a_use_cases_transaction(app: Flask) -> None:
+    @database.writes_on_driver
+    def on_driver(driver: database.Driver) -> None:
+        raise AssertionError("not reached")
+
+    @database.writes
+    def use_case() -> None:
+        db.session.add(Site(slug="vorher", name="Vorher", origins=[]))
+        on_driver()
+
+    with app.app_context(), pytest.raises(RuntimeError, match="on_driver cannot run inside"):
+        use_case()
+    assert _sites(app) == ["demo"]
+
+
+def test_a_use_case_waits_for_a_real_lock_and_retries(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.sqlite3"
+    app = make_app(f"sqlite:///{path}", tmp_path, SQLITE_BUSY_TIMEOUT_MS=50)
+    with app.app_context():
+        db.create_all()
+        db.session.remove()
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN IMMEDIATE")  # another process is writing …
+    release = threading.Timer(0.15, other.execute, ["COMMIT"])  # … for longer than 50 ms
+    calls: list[int] = []
+
+    @database.writes
+    def use_case() -> None:
+        calls.append(1)
+        db.session.add(Site(slug="wartet", name="Wartet", origins=[]))
+
+    release.start()
+    try:
+        with app.app_context():
+            db.session.execute(text("SELECT count(*) FROM site"))  # a read the request did before
+            use_case()
+            db.session.remove()
+    finally:
+        release.join()
+        other.close()
+    assert "SQLite was locked in use_case" in caplog.text  # the first BEGIN IMMEDIATE timed out
+    assert calls == [1]  # the use case ran once, in the attempt that got the lock
+    assert _sites(app) == ["wartet"]
+
+
+# Where a transaction may end: the helpers here. (Tests may commit their own set-up.)
+_ENDS_A_TRANSACTION = re.compile(r"\.\s*(commit|rollback)\s*\(")
+
+
+def test_no_code_outside_the_helper_commits_or_rolls_back() -> None:
+    package = Path(database.__file__).parent
+    found = [
+        f"{path.relative_to(package.parent)}:{number}: {line.strip()}"
+        for path in sorted(package.rglob("*.py"))
+        if path != Path(database.__file__)
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if _ENDS_A_TRANSACTION.search(line)
+    ]
+    assert found == [], "write through moderation.database.writes instead:\n" + "\n".join(found)
 
 
 # --- writes_on_driver: the submission's write transaction straight on the driver -------------
@@ -156,12 +288,16 @@ def probe(app: Flask) -> Iterator[Flask]:
         db.session.remove()
 
 
+# A Core statement with a named parameter, as the driver runs them.
+INSERT_PROBE = text("INSERT INTO probe (x) VALUES (:x)")
+
+
 def test_a_driver_write_commits_what_it_wrote(probe: Flask) -> None:
     @database.writes_on_driver
     def use_case(driver: database.Driver, value: int) -> int:
         if driver.sqlite:  # its own transaction, and the only writer from the start
             assert driver.one("SELECT 1")  # inside the transaction BEGIN IMMEDIATE opened
-        driver.execute("INSERT INTO probe (x) VALUES ({p})", (value,))
+        driver.execute(INSERT_PROBE, {"x": value})
         return value
 
     with probe.app_context():
@@ -172,7 +308,7 @@ def test_a_driver_write_commits_what_it_wrote(probe: Flask) -> None:
 def test_a_driver_write_that_raises_leaves_nothing(probe: Flask) -> None:
     @database.writes_on_driver
     def use_case(driver: database.Driver) -> None:
-        driver.execute("INSERT INTO probe (x) VALUES ({p})", (1,))
+        driver.execute(INSERT_PROBE, {"x": 1})
         raise InvalidInput("refused after the insert")
 
     with probe.app_context(), pytest.raises(InvalidInput):
@@ -183,7 +319,7 @@ def test_a_driver_write_that_raises_leaves_nothing(probe: Flask) -> None:
 def test_a_driver_write_ends_the_requests_read_transaction_first(probe: Flask) -> None:
     @database.writes_on_driver
     def use_case(driver: database.Driver) -> None:
-        driver.execute("INSERT INTO probe (x) VALUES ({p})", (2,))
+        driver.execute(INSERT_PROBE, {"x": 2})
 
     with probe.app_context():
         db.session.execute(text("SELECT count(*) FROM probe"))  # a read the request did before

@@ -6,10 +6,9 @@ import gzip
 import re
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import approve, post_comment
+from helpers import approve, post_comment, snapshot
 from werkzeug.test import TestResponse
 
 from moderation import checks
@@ -367,19 +366,6 @@ def test_post_unknown_site_is_404(app: Flask, client: FlaskClient) -> None:
     response = client.post("/embed/nope/x", data={"author": "A", "body": "b"})
     assert response.status_code == 404
     assert snapshot(app) == before
-
-
-@pytest.mark.parametrize(
-    ("seconds", "german", "english"),
-    [
-        (1, "1 Sekunde", "1 second"),
-        (89, "89 Sekunden", "89 seconds"),
-        (90, "2 Minuten", "2 minutes"),
-    ],
-)
-def test_wait_text(seconds: int, german: str, english: str) -> None:
-    assert embed.wait_text(seconds, "de") == german
-    assert embed.wait_text(seconds, "en") == english
 
 
 def test_nest_puts_replies_one_level_deep() -> None:

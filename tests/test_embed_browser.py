@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LiveServer
 from flask import Flask
+from servers import LiveServer
 
 from moderation.extensions import db
 from moderation.models import Comment, CommentStatus, Site

@@ -13,10 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import make_app
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, approve, post_comment
+from helpers import THREAD, approve, make_app, post_comment
 from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect

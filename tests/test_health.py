@@ -1,7 +1,7 @@
 from pathlib import Path
 
-from conftest import make_app
 from flask.testing import FlaskClient
+from helpers import make_app
 
 
 def test_healthy(client: FlaskClient) -> None:

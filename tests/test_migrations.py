@@ -4,8 +4,8 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from conftest import forget_pg_schema, make_app
 from flask_migrate import downgrade, upgrade
+from helpers import forget_pg_schema, make_app
 from sqlalchemy import inspect, text
 
 from moderation.extensions import db

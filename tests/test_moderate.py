@@ -6,10 +6,9 @@ import re
 from urllib.parse import quote
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, approve, post_comment
+from helpers import THREAD, approve, post_comment, snapshot
 from markupsafe import escape
 from moderator_ui import csrf_token, log_in, logged_in, post
 from werkzeug.test import TestResponse

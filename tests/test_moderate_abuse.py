@@ -6,10 +6,9 @@ import re
 from typing import Any
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import post_comment
+from helpers import post_comment, snapshot
 from moderator_ui import logged_in, post
 
 from moderation import bans

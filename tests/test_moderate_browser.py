@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import LiveServer
 from flask import Flask
 from helpers import THREAD, post_comment
 from moderator_ui import PASSWORD, add_moderator
+from servers import LiveServer
 
 from moderation.extensions import db
 from moderation.models import ModerationEvent

@@ -13,9 +13,6 @@ import http.client
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -26,80 +23,17 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from servers import Gunicorn
 from sqlalchemy import select
 
 from moderation.extensions import db
 from moderation.models import Article, Comment
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 WORKERS = 4
 REQUESTS = 300
 THREADS = 24
 # A few threads share each article, and some articles get their first comment during the burst.
 ARTICLES = ["politik/2026/russland-usa", "sport/derby", "wirtschaft/zinsen", "kultur/neu"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Gunicorn:
-    """The service under gunicorn with the production config file, on a loopback port."""
-
-    def __init__(self, database_url: str, tmp_path: Path) -> None:
-        self.port = free_port()
-        self.log = tmp_path / "gunicorn.log"
-        self.access_log = tmp_path / "access.log"
-        env = {
-            **os.environ,
-            "MODERATION_DATABASE_URL": database_url,
-            "MODERATION_INSTANCE_PATH": str(tmp_path / "instance"),
-            "MODERATION_SECRET_KEY": "test-secret-key",
-            "MODERATION_MIN_SUBMIT_SECONDS": "0",
-            "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
-            "MODERATION_RATE_LIMIT_PER_HOUR": "0",
-            "WEB_CONCURRENCY": str(WORKERS),
-            "GUNICORN_BIND": f"127.0.0.1:{self.port}",
-            "GUNICORN_ACCESS_LOG": str(self.access_log),
-        }
-        with self.log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        self._wait_ready()
-
-    def _wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited:\n{self.log.read_text()}")
-            if len(self.workers()) == WORKERS:
-                try:
-                    if request(self.port, "GET", "/healthz")[0] == 200:
-                        return
-                except OSError:
-                    pass
-            time.sleep(0.1)
-        raise RuntimeError(f"gunicorn did not start:\n{self.log.read_text()}")
-
-    def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
-
-    def stop(self) -> None:
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def request(port: int, method: str, path: str, body: dict | None = None) -> tuple[int, dict | None]:
@@ -170,7 +104,18 @@ def assert_all_stored(app: Flask, burst: Burst) -> None:
 
 @pytest.fixture
 def server(app: Flask, database_url: str, tmp_path: Path) -> Iterator[Gunicorn]:
-    server = Gunicorn(database_url, tmp_path)
+    """The service under gunicorn with the production config file, on a loopback port."""
+    env = {
+        "MODERATION_DATABASE_URL": database_url,
+        "MODERATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MODERATION_SECRET_KEY": "test-secret-key",
+        "MODERATION_MIN_SUBMIT_SECONDS": "0",
+        "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
+        "MODERATION_RATE_LIMIT_PER_HOUR": "0",
+    }
+    server = Gunicorn(
+        env, log=tmp_path / "gunicorn.log", workers=WORKERS, access_log=tmp_path / "access.log"
+    )
     yield server
     server.stop()
 

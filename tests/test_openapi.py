@@ -7,6 +7,7 @@ may be a 5xx, and every answer must match the document (status, headers, body sc
 from __future__ import annotations
 
 import tempfile
+import zlib
 from typing import Any
 
 import pytest
@@ -50,8 +51,11 @@ def seeded(app: Flask) -> Flask:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 def test_the_api_matches_its_openapi_document(case: Any, seeded: Flask) -> None:
-    # Most requests name the site that exists; generated slugs exercise the 404 answers.
-    if "site" in (case.path_parameters or {}) and hash(str(case.path_parameters)) % 4:
+    # Most requests name the site that exists; generated slugs exercise the 404 answers. The
+    # choice is a stable digest of the parameters (``hash`` of a str is salted per process), so
+    # every run sends the same requests.
+    parameters = case.path_parameters or {}
+    if "site" in parameters and zlib.crc32(repr(sorted(parameters.items())).encode()) % 4:
         case.path_parameters["site"] = "demo"
     excluded = []
     if case.operation.method.upper() == "POST":

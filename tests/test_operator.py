@@ -9,29 +9,24 @@ over raw sockets, on IPv4 and (where the host has it) IPv6 loopback.
 
 from __future__ import annotations
 
-import http.client
 import io
 import logging
 import os
 import runpy
-import signal
 import socket
 import stat
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import Gunicorn
 from sqlalchemy import text
 
 from moderation import create_app, database
 from moderation.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
 CONFIG = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
 
 
@@ -170,23 +165,6 @@ def has_ipv6_loopback() -> bool:
     return True
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def healthy(port: int) -> bool:
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    try:
-        connection.request("GET", "/healthz")
-        return connection.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        connection.close()
-
-
 def send_raw(host: str, port: int, data: bytes) -> bytes:
     """Send ``data`` as it is and read the answer until gunicorn closes the connection."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -200,61 +178,38 @@ def send_raw(host: str, port: int, data: bytes) -> bytes:
     return answer
 
 
-class Gunicorn:
-    """The service under gunicorn with the production config file and two sync workers."""
-
-    def __init__(self, tmp_path: Path, hosts: list[str], level: str) -> None:
-        self.port = free_port()
-        self.error_log = tmp_path / "error.log"
-        self.access_log = tmp_path / "access.log"
-        self.home = tmp_path / "home"
-        self.home.mkdir()
-        binds = [f"[{h}]:{self.port}" if ":" in h else f"{h}:{self.port}" for h in hosts]
-        env = {
-            key: value
-            for key, value in os.environ.items()
-            if not key.startswith(("MODERATION_", "GUNICORN_")) and key != "XDG_RUNTIME_DIR"
-        }
-        env.update(
-            {
-                "HOME": str(self.home),
-                "MODERATION_INSTANCE_PATH": str(tmp_path / "instance"),
-                "MODERATION_SECRET_KEY": "test-secret-key",
-                "WEB_CONCURRENCY": "2",
-                "GUNICORN_BIND": ",".join(binds),
-                "GUNICORN_LOG_LEVEL": level,
-                "GUNICORN_ACCESS_LOG": str(self.access_log),
-            }
-        )
-        with self.error_log.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(GUNICORN), "-c", "gunicorn.conf.py", "wsgi:app"],
-                cwd=ROOT,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-        deadline = time.monotonic() + 30
-        while not healthy(self.port):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError(f"gunicorn did not start:\n{self.error_log.read_text()}")
-            time.sleep(0.1)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+def start_gunicorn(tmp_path: Path, hosts: list[str], level: str) -> Gunicorn:
+    """The service under gunicorn with the production config file and two sync workers, with
+    a home directory of its own and none of this process's ``MODERATION_``/``GUNICORN_``
+    settings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    base_env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("MODERATION_", "GUNICORN_")) and key != "XDG_RUNTIME_DIR"
+    }
+    env = {
+        "HOME": str(home),
+        "MODERATION_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MODERATION_SECRET_KEY": "test-secret-key",
+        "GUNICORN_LOG_LEVEL": level,
+    }
+    return Gunicorn(
+        env,
+        base_env=base_env,
+        log=tmp_path / "error.log",
+        access_log=tmp_path / "access.log",
+        hosts=hosts,
+        workers=2,
+        timeout=30,
+    )
 
 
 @pytest.mark.parametrize("level", ["info", "debug"])
 def test_gunicorn_logs_no_client_address_for_malformed_requests(tmp_path: Path, level: str) -> None:
     hosts = ["127.0.0.1", "::1"] if has_ipv6_loopback() else ["127.0.0.1"]
-    server = Gunicorn(tmp_path, hosts, level)
+    server = start_gunicorn(tmp_path, hosts, level)
     try:
         for host in hosts:
             for data in MALFORMED.values():
@@ -263,7 +218,7 @@ def test_gunicorn_logs_no_client_address_for_malformed_requests(tmp_path: Path, 
             assert answer.startswith(b"HTTP/1.1 200")
     finally:
         server.stop()
-    error_log = server.error_log.read_text()
+    error_log = server.log.read_text()
     access_log = server.access_log.read_text()
     # Every malformed request was logged, and none with its address.
     assert error_log.count("Invalid request from ip=<address>:") == len(MALFORMED) * len(hosts)
@@ -272,7 +227,7 @@ def test_gunicorn_logs_no_client_address_for_malformed_requests(tmp_path: Path, 
         assert address not in access_log
     assert access_log.count('"GET /healthz?raw HTTP/1.1" 200') == len(hosts)
     # No control socket in the home directory (gunicornc is off unless asked for).
-    assert list(server.home.iterdir()) == []
+    assert list((tmp_path / "home").iterdir()) == []
 
 
 def test_the_access_log_format_has_no_address() -> None:

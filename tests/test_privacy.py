@@ -1,10 +1,9 @@
 from pathlib import Path
 
 import pytest
-from conftest import make_app, snapshot
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, post_comment
+from helpers import THREAD, make_app, post_comment, snapshot
 
 from moderation.extensions import db
 from moderation.models import Comment

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from helpers import THREAD, approve, post_comment
+from helpers import THREAD, approve, post_comment, snapshot
 
 from moderation import bans, retention
 from moderation.errors import InvalidInput
@@ -104,6 +104,33 @@ def test_purge_removes_only_what_is_due(app: Flask, client: FlaskClient) -> None
         assert len(orphaned) == 2
         # Nothing is due the second time.
         assert retention.purge().comments == 0
+
+
+def test_each_batch_is_its_own_transaction(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = a_comment(app, client, "spam", 8)
+    second = a_comment(app, client, "spam", 9)
+    monkeypatch.setattr(retention, "BATCH", 1)
+    batches = 0
+    one_batch = retention._purge_batch
+
+    def fails_second(*args: Any) -> dict[str, int]:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            raise RuntimeError("the second batch fails")
+        return one_batch(*args)
+
+    monkeypatch.setattr(retention, "_purge_batch", fails_second)
+    with app.app_context(), pytest.raises(RuntimeError):
+        retention.purge()
+    assert ids(app) == {second}  # what the first batch removed stays removed
+    assert first < second
+    monkeypatch.setattr(retention, "_purge_batch", one_batch)
+    with app.app_context():
+        assert retention.purge().removed == {"spam": 1}
+    assert ids(app) == set()
 
 
 def test_replies_of_a_purged_comment_move_to_the_top(app: Flask, client: FlaskClient) -> None:

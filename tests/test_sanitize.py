@@ -11,7 +11,7 @@ from bleach.sanitizer import Cleaner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from moderation import sanitize
+from moderation import rules, sanitize
 from moderation.sanitize import LINK_REL, normalize_text, render
 
 REL = f'rel="{LINK_REL}"'
@@ -325,3 +325,23 @@ MARKUP_FAMILIES = {
 def test_cost_grows_linearly(family: str) -> None:
     short, long = MARKUP_FAMILIES[family](2000), MARKUP_FAMILIES[family](8000)
     assert _holds(lambda: _seconds(long) < 6 * _seconds(short))
+
+
+def _within_the_markup_limit(family: str, length: int = 5000) -> str:
+    """The family's text cut where a comment reaches MAX_MARKUP_CHARACTERS, then prose."""
+    text = MARKUP_FAMILIES[family](length)
+    cut = len(text)
+    while rules.markup_characters(text[:cut]) > rules.MAX_MARKUP_CHARACTERS:
+        cut = cut * 9 // 10
+    return text[:cut] + _repeat(_PROSE)(length - cut)
+
+
+@pytest.mark.parametrize("family", MARKUP_FAMILIES)
+def test_markup_a_comment_may_carry_costs_a_small_multiple_of_prose(family: str) -> None:
+    """Submissions allow MAX_MARKUP_CHARACTERS "<" and "&": within it, no family of markup
+    costs more than a small multiple of ordinary text with some markup of the same length
+    (which the cleaner parses too; plain sentences take a shortcut)."""
+    prose = _repeat(_PROSE.replace("Zahlen", "<b>Zahlen</b>", 1))(5000)
+    text = _within_the_markup_limit(family)
+    assert rules.markup_characters(text) <= rules.MAX_MARKUP_CHARACTERS
+    assert _holds(lambda: _seconds(text) < 5 * _seconds(prose))

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import site, snapshot
 from flask import Flask
 from flask.testing import FlaskCliRunner
+from helpers import site, snapshot
 
 from moderation import sites
 from moderation.errors import InvalidInput, NotFound

@@ -8,9 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import make_app
 from flask import Flask
-from helpers import THREAD
+from helpers import THREAD, make_app
 
 from moderation.extensions import db
 from moderation.models import Comment, CommentStatus

@@ -6,10 +6,9 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import snapshot
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from helpers import THREAD, approve, post_comment
+from helpers import THREAD, approve, post_comment, snapshot
 
 from moderation import bans, subject_requests
 from moderation.errors import InvalidInput

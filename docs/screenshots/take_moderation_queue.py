@@ -1,4 +1,4 @@
-"""Take the README's screenshot of the moderation queue.
+"""Take the screenshot of the moderation queue in docs/moderator-ui.md.
 
 Run: ``.venv/bin/python docs/screenshots/take_moderation_queue.py``.
 
@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
+from servers import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 from moderation import create_app  # noqa: E402
 from moderation.extensions import db  # noqa: E402

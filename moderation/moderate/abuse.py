@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, render_template, request, url_for
+from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import bans, rules, sites, wordlists
 from ..errors import InvalidInput, NotFound
@@ -41,21 +42,21 @@ def ban(comment_id: int) -> Any:
     """Ban the source or the e-mail address of a comment's author (the card's ban form)."""
     form = BanForm()
     validated(form)
+    by, period = form.by.data, form.period.data
+    assert by is not None and period is not None  # AnyOf let only its choices through
     if not rules.is_row_id(comment_id):  # the database would raise, not find nothing
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     made = bans.ban_comment_author(
         comment_id,
-        form.by.data,
-        duration=bans.parse_duration(form.period.data),
+        by,
+        duration=bans.parse_duration(period),
         reason=form.reason.data or None,
         actor=g.moderator.username,
     )
     if made.kind.value == "email":
-        message = gettext(
-            "Banned the e-mail address %(period)s.", period=period_label(form.period.data)
-        )
+        message = gettext("Banned the e-mail address %(period)s.", period=period_label(period))
     else:
-        message = gettext("Banned the source %(period)s.", period=period_label(form.period.data))
+        message = gettext("Banned the source %(period)s.", period=period_label(period))
     flash(message, "success")
     return back(url_for("moderate.queue.comment", comment_id=comment_id))
 
@@ -132,7 +133,7 @@ def site_rules(slug: str) -> Any:
         return gettext("Saved."), url_for(".site_rules", slug=slug)
 
     outcome = save_form(form, save)
-    if isinstance(outcome, Response):
+    if isinstance(outcome, HTTPResponse):
         return outcome
     return render_template(
         "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)

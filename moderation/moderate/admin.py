@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import moderators, sites
 from .auth import admin_required
@@ -22,12 +23,12 @@ def admin_moderators() -> Any:
 
     def save() -> tuple[str, str]:
         created = moderators.create_moderator(
-            form.username.data.strip(), form.password.data, admin=form.admin.data
+            (form.username.data or "").strip(), form.password.data or "", admin=form.admin.data
         )
         return gettext("Added %(name)s.", name=created.username), url_for(".admin_moderators")
 
     outcome = save_form(form, save)
-    if isinstance(outcome, Response):
+    if isinstance(outcome, HTTPResponse):
         return outcome
     return render_template(
         "moderate/admin_moderators.html",
@@ -39,7 +40,7 @@ def admin_moderators() -> Any:
 
 @bp.post("/admin/moderators/<username>/<any(activate, deactivate):action>")
 @admin_required
-def admin_moderator_active(username: str, action: str) -> Response:
+def admin_moderator_active(username: str, action: str) -> HTTPResponse:
     moderators.set_active(username, action == "activate", by=g.moderator)
     if action == "activate":
         flash(gettext("%(name)s can log in again.", name=username), "success")
@@ -50,10 +51,10 @@ def admin_moderator_active(username: str, action: str) -> Response:
 
 @bp.post("/admin/moderators/<username>/password")
 @admin_required
-def admin_moderator_password(username: str) -> Response:
+def admin_moderator_password(username: str) -> HTTPResponse:
     form = PasswordForm()
     validated(form)
-    moderators.set_password(username, form.password.data)
+    moderators.set_password(username, form.password.data or "")
     flash(gettext("New password set for %(name)s.", name=username), "success")
     return redirect(url_for(".admin_moderators"))
 
@@ -65,16 +66,16 @@ def admin_sites() -> Any:
 
     def save() -> tuple[str, str]:
         created = sites.create_site(
-            form.slug.data.strip(),
-            form.name.data,
+            (form.slug.data or "").strip(),
+            form.name.data or "",
             (form.origins.data or "").split(),
-            form.language.data,
+            form.language.data or "",
         )
         message = gettext("Added the site %(name)s.", name=created.name)
         return message, url_for(".admin_site", slug=created.slug)
 
     outcome = save_form(form, save)
-    if isinstance(outcome, Response):
+    if isinstance(outcome, HTTPResponse):
         return outcome
     return render_template(
         "moderate/admin_sites.html", form=form, sites=sites.list_sites()
@@ -93,13 +94,13 @@ def admin_site(slug: str) -> Any:
     def save() -> tuple[str, str]:
         sites.update_site(
             slug,
-            name=form.name.data,
+            name=form.name.data or "",
             origins=(form.origins.data or "").split(),
-            language=form.language.data,
+            language=form.language.data or "",
         )
         return gettext("Saved."), url_for(".admin_site", slug=slug)
 
     outcome = save_form(form, save)
-    if isinstance(outcome, Response):
+    if isinstance(outcome, HTTPResponse):
         return outcome
     return render_template("moderate/admin_site.html", site=site, form=form), outcome

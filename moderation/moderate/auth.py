@@ -37,7 +37,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -65,7 +65,8 @@ from .forms import LoginForm
 
 bp = Blueprint("auth", __name__)
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 PREFIX = "/moderate"
 
 # ``LoginAttempt.source_hash`` holds an address hash (64 hex digits) for a failure, or one of
@@ -259,7 +260,6 @@ def _admit(attempt: Attempt) -> None:
     _lock(attempt)
     wait = seconds_until_allowed(attempt)
     if wait:
-        db.session.rollback()
         raise _throttled(wait)
     db.session.add(LoginAttempt(username=attempt.username, source_hash=attempt.key))
     # Keep the table small: failures that left the window count for nothing.
@@ -267,7 +267,6 @@ def _admit(attempt: Attempt) -> None:
     mine = and_(LoginAttempt.username == attempt.username, _is_failure())
     theirs = LoginAttempt.source_hash == attempt.source if attempt.source else mine
     db.session.execute(delete(LoginAttempt).where(old, or_(mine, theirs)))
-    db.session.commit()
 
 
 @database.writes
@@ -281,7 +280,6 @@ def _record_success(moderator: Moderator, attempt: Attempt) -> None:
     if attempt.known_source:
         db.session.add(LoginAttempt(username=moderator.username, source_hash=attempt.known_source))
     moderator.last_login_at = utcnow()
-    db.session.commit()
 
 
 def log_in(
@@ -392,26 +390,30 @@ def load_moderator() -> None:
     g.moderator = moderator
 
 
-def login_required(view: F) -> F:
+def login_required(view: Callable[P, R]) -> Callable[P, R | HTTPResponse]:
+    """The view for a logged-in moderator; anyone else is sent to the login page."""
+
     @functools.wraps(view)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R | HTTPResponse:
         if g.get("moderator") is None:
             target = request.full_path if request.method == "GET" else request.path
             return redirect(url_for("moderate.auth.login", next=target.rstrip("?")))
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
-def admin_required(view: F) -> F:
+def admin_required(view: Callable[P, R]) -> Callable[P, R | HTTPResponse]:
+    """The view for a logged-in admin; a moderator gets 403, anyone else the login page."""
+
     @functools.wraps(view)
     @login_required
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not g.moderator.is_admin:
             raise Forbidden(gettext("Only administrators may do this."))
         return view(*args, **kwargs)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 # --- views -----------------------------------------------------------------------------------
@@ -429,13 +431,13 @@ def login() -> Any:
         return render_template("moderate/login.html", form=form), 400
     try:
         moderator = log_in(
-            form.username.data,
-            form.password.data,
+            form.username.data or "",
+            form.password.data or "",
             request_source(),
             request.cookies.get(DEVICE_COOKIE),
         )
     except (LoginFailed, RateLimited) as error:
-        response = Response(
+        response: HTTPResponse = Response(
             render_template("moderate/login.html", form=form, error=error.message),
             status=error.status,
         )

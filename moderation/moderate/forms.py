@@ -13,10 +13,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextA
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from wtforms.widgets import TextArea
 
-from ..rules import MAX_TITLE_LENGTH
-
-MAX_NOTE_LENGTH = 500
-
+from ..rules import LANGUAGES, MAX_NOTE_LENGTH, MAX_TITLE_LENGTH
 
 # --- moderator UI ------------------------------------------------------------------------------
 
@@ -53,7 +50,7 @@ class SiteForm(FlaskForm):
         validators=[Optional(), Length(max=5000)],
     )
     # Rendered as a <select> by the template; plain strings keep WTForms' choice API out.
-    language = StringField(_l("Language"), validators=[AnyOf(["de", "en"])])
+    language = StringField(_l("Language"), validators=[AnyOf(LANGUAGES)])
 
 
 class NewSiteForm(SiteForm):
@@ -74,7 +71,7 @@ class ArticleTitleForm(FlaskForm):
 class LocaleForm(FlaskForm):
     """The moderator's own UI language; empty means: as the browser asks."""
 
-    locale = StringField(_l("Language"), validators=[AnyOf(["", "de", "en"])])
+    locale = StringField(_l("Language"), validators=[AnyOf(("", *LANGUAGES))])
 
 
 class BanForm(FlaskForm):
@@ -82,7 +79,9 @@ class BanForm(FlaskForm):
 
     by = StringField(_l("Ban"), validators=[AnyOf(["source", "email"])])
     period = StringField(_l("For"), validators=[AnyOf(["1d", "7d", "30d", "forever"])])
-    reason = StringField(_l("Reason (optional)"), validators=[Optional(), Length(max=500)])
+    reason = StringField(
+        _l("Reason (optional)"), validators=[Optional(), Length(max=MAX_NOTE_LENGTH)]
+    )
     next = HiddenField()
 
 

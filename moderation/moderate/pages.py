@@ -16,10 +16,10 @@ from typing import Any
 from flask import Response, flash, redirect, render_template, request
 from flask_wtf import FlaskForm
 from markupsafe import Markup, escape
+from werkzeug.wrappers import Response as HTTPResponse
 
-from .. import review, rules, sites
+from .. import database, review, rules, sites
 from ..errors import InvalidInput, ServiceError
-from ..extensions import db
 from ..i18n import error_message
 from ..models import Article
 from .auth import safe_next
@@ -31,7 +31,7 @@ def error_page(status: int, message: str, headers: dict[str, str] | None = None)
     The layout reads the pending count; a transaction that failed on PostgreSQL refuses every
     query until it is rolled back, so the error page starts a fresh one.
     """
-    db.session.rollback()
+    database.discard()
     response = Response(
         render_template("moderate/error.html", status=status, message=message),
         status=status,
@@ -110,7 +110,7 @@ def wants_json() -> bool:
     return request.accept_mimetypes.best == "application/json"
 
 
-def back(default: str) -> Response:
+def back(default: str) -> HTTPResponse:
     """Post/redirect/get: back to the page the form came from, if it is one of ours."""
     return redirect(safe_next(request.form.get("next")) or default)
 
@@ -127,7 +127,7 @@ def validated(form: FlaskForm) -> None:
         raise InvalidInput(form_errors(form))
 
 
-def save_form(form: FlaskForm, save: Callable[[], tuple[str, str]]) -> int | Response:
+def save_form(form: FlaskForm, save: Callable[[], tuple[str, str]]) -> int | HTTPResponse:
     """The admin pages' GET/POST → validate → use case → flash → redirect, said once.
 
     ``save`` runs the use case on a valid POST and returns the success message and where to

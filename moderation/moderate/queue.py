@@ -3,12 +3,10 @@ article's thread, and the moderator's own language."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import (
     Blueprint,
-    Response,
     current_app,
     flash,
     g,
@@ -19,6 +17,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext
+from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import moderators, review, rules, sites
 from ..errors import InvalidInput
@@ -29,7 +28,6 @@ from .forms import ArticleTitleForm, DecisionForm, LocaleForm
 from .pages import back, validated, wants_json
 
 bp = Blueprint("queue", __name__)
-SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 
 
 def decided_message(count: int, decision: review.Decision) -> str:
@@ -54,7 +52,7 @@ def _queue_filter() -> review.QueueFilter:
     if article is not None and article_id is None:
         raise InvalidInput(gettext("Unknown article."), code="bad_article")
     source = request.args.get("source") or None
-    if source is not None and not SOURCE_HASH.fullmatch(source):
+    if source is not None and not rules.SOURCE_HASH.fullmatch(source):
         raise InvalidInput(gettext("Unknown source."), code="bad_source")
     return review.QueueFilter(
         status=status,
@@ -175,7 +173,7 @@ def article(article_id: int) -> str:
 
 @bp.post("/articles/<id:article_id>/title")
 @login_required
-def article_title(article_id: int) -> Response:
+def article_title(article_id: int) -> HTTPResponse:
     """Confirm the title a reader gave (as it is, or edited), or remove it."""
     form = ArticleTitleForm()
     validated(form)
@@ -193,7 +191,7 @@ def article_title(article_id: int) -> Response:
 
 @bp.post("/articles/<id:article_id>/<any(close, reopen):action>")
 @login_required
-def close_article(article_id: int, action: str) -> Response:
+def close_article(article_id: int, action: str) -> HTTPResponse:
     review.set_article_closed(article_id, action == "close")
     if action == "close":
         flash(gettext("Closed: new comments are refused for this article."), "success")
@@ -207,7 +205,7 @@ def close_article(article_id: int, action: str) -> Response:
 
 @bp.post("/locale")
 @login_required
-def set_locale() -> Response:
+def set_locale() -> HTTPResponse:
     form = LocaleForm()
     validated(form)
     moderators.set_locale(g.moderator, form.locale.data or None)

@@ -8,14 +8,18 @@ on. Reading is public (``Access-Control-Allow-Origin: *``). Writing needs
 
 from __future__ import annotations
 
+from typing import overload
+
 from flask import Blueprint, Flask, Request, Response, current_app, g, jsonify, request
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
+from flask_babel import force_locale
 from werkzeug.exceptions import BadRequest
 
 from .. import approved, form_tokens, sites
 from ..errors import Forbidden, InvalidInput, NotFound, ServiceError
 from ..extensions import csrf, db
-from ..models import Article, Site
+from ..i18n import reader_language
+from ..models import Article, Site, SiteSnapshot
 from ..privacy import request_source
 from ..rules import MAX_ID
 from ..submission import (
@@ -43,13 +47,13 @@ class SessionsOutsideTheApi(SecureCookieSessionInterface):
     by accident (writing to a null session raises).
     """
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith("/api/"):
             return self.make_null_session(app)
         return super().open_session(app, request)
 
 
-def _allow_writes_from(site: Site) -> None:
+def _allow_writes_from(site: Site | SiteSnapshot) -> None:
     """Refuse a write from a page the site did not allow; allowed pages may read the answer."""
     origin = request.headers.get("Origin")
     if not sites.origin_allowed(site, origin):
@@ -86,7 +90,13 @@ def cors_headers(response: Response) -> Response:
     return response
 
 
+@overload
+def _int_arg(name: str, default: int, low: int, high: int | None = None) -> int: ...
+@overload
+def _int_arg(name: str, default: None, low: int, high: int | None = None) -> int | None: ...
 def _int_arg(name: str, default: int | None, low: int, high: int | None = None) -> int | None:
+    """The query argument ``name`` as a whole number from ``low`` to ``high``, or ``default``
+    when it is absent or empty; raises :class:`InvalidInput` for anything else."""
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -105,9 +115,9 @@ def list_comments(site: str, article: str) -> Response:
     validate_article_key(article)
     limit = _int_arg(
         "limit",
-        current_app.config["LIST_DEFAULT_LIMIT"],
+        int(current_app.config["LIST_DEFAULT_LIMIT"]),
         1,
-        current_app.config["LIST_MAX_LIMIT"],
+        int(current_app.config["LIST_MAX_LIMIT"]),
     )
     after = _int_arg("after", None, 0, MAX_ID)
     state = approved.thread_state(site, article)
@@ -143,9 +153,12 @@ def post_comment(site: str, article: str) -> tuple[Response, int]:
         raise InvalidInput("The request body is not valid JSON.", code="invalid_json") from None
     except RecursionError:  # arrays or objects nested a thousand deep
         raise InvalidInput("The request body is nested too deeply.", code="invalid_json") from None
-    accepted = submit_comment(
-        the_site, article, parse_submission(data), source_hash=request_source()
-    )
+    # What the reader is told (field errors, closed, paused, rate limit) in the site's language,
+    # or in the one the widget shows (?lang=).
+    with force_locale(reader_language(the_site)):
+        accepted = submit_comment(
+            the_site, article, parse_submission(data), source_hash=request_source()
+        )
     # Spam gets the same answer as everyone: bots learn nothing from it.
     body = {"id": accepted.comment_id, "status": "pending", "token": accepted.token}
     return jsonify(body), 202

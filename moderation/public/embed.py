@@ -25,12 +25,14 @@ import gzip
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from babel.dates import format_datetime
 from flask import (
     Blueprint,
     Response,
@@ -41,12 +43,15 @@ from flask import (
     request,
     url_for,
 )
+from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import select
+from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import approved, form_tokens, rules, sites
 from ..errors import Forbidden, InvalidInput, RateLimited, ServiceError
 from ..extensions import csrf, db
-from ..models import Article, Comment, CommentStatus, Site
+from ..i18n import reader_language, wait_text
+from ..models import Article, Comment, CommentStatus, SiteSnapshot
 from ..privacy import request_source
 from ..submission import parse_submission, submit_comment, validate_article_key
 from .forms import CommentForm
@@ -54,7 +59,6 @@ from .forms import CommentForm
 bp = Blueprint("embed", __name__)
 
 PAGE = "/embed/<site>/<path:article>"
-LANGUAGES = ("de", "en")
 
 # --- the scripts -----------------------------------------------------------------------------
 
@@ -87,19 +91,21 @@ def minify_js(js: str) -> str:
     return "\n".join(line for line in lines if line and not line.startswith("//")) + "\n"
 
 
-def build_script(static: Path, name: str) -> bytes:
-    """The script as served: ``static/NAME`` minified, with ``"__CSS__"`` replaced by the CSS."""
+def build_script(static: Path, name: str, settings: str = "{}") -> bytes:
+    """The script as served: ``static/NAME`` minified, with ``"__CSS__"`` replaced by the CSS
+    and ``"__SETTINGS__"`` by ``settings`` (JSON, see :func:`script_settings`)."""
     js = (static / name).read_text(encoding="utf-8")
     css_file = static / name.replace(".js", ".css")
     if '"__CSS__"' in js:
         css = minify_css(css_file.read_text(encoding="utf-8"))
         js = js.replace('"__CSS__"', json.dumps(css, ensure_ascii=False))
+    js = js.replace('"__SETTINGS__"', settings)
     return minify_js(js).encode("utf-8")
 
 
 @lru_cache(maxsize=8)
-def _script(static: str, name: str, stamp: tuple[float, ...]) -> Script:
-    body = build_script(Path(static), name)
+def _script(static: str, name: str, stamp: tuple[float, ...], settings: str) -> Script:
+    body = build_script(Path(static), name, settings)
     # mtime=0: the same source gives the same bytes (and size) on every build.
     gzipped = gzip.compress(body, compresslevel=9, mtime=0)
     return Script(body, gzipped, hashlib.sha256(body).hexdigest()[:20])
@@ -110,12 +116,85 @@ def load_script(name: str) -> Script:
     static = Path(current_app.static_folder or "static")
     sources = [static / name, static / name.replace(".js", ".css")]
     stamp = tuple(p.stat().st_mtime for p in sources if p.exists())
-    return _script(str(static), name, stamp)
+    return _script(str(static), name, stamp, script_settings(name))
+
+
+# Where a script puts a number or a name into one of its words.
+SLOT = "{n}"
+
+
+def widget_words() -> dict[str, str]:
+    """The widget's words in the current language, from the catalogs (``SLOT`` for numbers)."""
+    return {
+        "c1": count_text(1),
+        "cn": count_text(2, SLOT),
+        "empty": gettext("No comments yet. Be the first!"),
+        "leave": gettext("Leave a comment"),
+        "name": gettext("Name"),
+        "email": gettext("E-mail (optional)"),
+        "emailHint": gettext("will not be published"),
+        "body": gettext("Comment"),
+        "left": gettext("%(n)s characters left", n=SLOT),
+        "send": gettext("Post comment"),
+        "reply": gettext("Reply"),
+        "replyTo": gettext("Reply to %(name)s", name=SLOT),
+        "cancel": gettext("Cancel"),
+        "more": gettext("Load more comments"),
+        "trap": gettext("Leave this empty"),
+        "thanks": gettext(
+            "Thank you! Your comment will be reviewed and appears once it is approved."
+        ),
+        "pending": gettext("awaiting approval, visible only to you"),
+        "withdraw": gettext("Withdraw"),
+        "withdrawn": gettext("Your comment has been withdrawn."),
+        "closed": closed_text("closed"),
+        "fields": fields_text(),
+        "wait": rate_limited_text(SLOT),
+        "sec1": wait_text(1),
+        "sec": wait_text(2, SLOT),
+        "min": wait_text(120, SLOT),
+        "offline": gettext(
+            "No connection. Your text is still here: please send it again in a moment."
+        ),
+        "noLoad": gettext("The comments could not be loaded."),
+        "failed": gettext("That did not work. Please try again."),
+        "expired": expired_text(),
+    }
+
+
+def _in_every_language(words: Callable[[], Any]) -> dict[str, Any]:
+    found = {}
+    for language in rules.LANGUAGES:
+        with force_locale(language):
+            found[language] = words()
+    return found
+
+
+def script_settings(name: str) -> str:
+    """What the service hands a script, as JSON: its words in every language (the page or the
+    widget picks one) and the limits it applies."""
+    return _settings(name, int(current_app.config["COUNTS_MAX_ARTICLES"]))
+
+
+@lru_cache(maxsize=8)
+def _settings(name: str, counts_max: int) -> str:
+    settings: dict[str, Any] = {}
+    if name == "embed.js":
+        settings = {
+            "text": _in_every_language(widget_words),
+            "email": rules.MAX_EMAIL_LENGTH,
+            "title": rules.MAX_TITLE_LENGTH,
+            "url": rules.MAX_URL_LENGTH,
+        }
+    elif name == "count.js":
+        words = _in_every_language(lambda: [count_text(1), count_text(2, SLOT)])
+        settings = {"text": words, "max": counts_max}
+    return json.dumps(settings, ensure_ascii=False, separators=(",", ":"))
 
 
 def _serve_script(name: str) -> Response:
     script = load_script(name)
-    zipped = "gzip" in request.accept_encodings
+    zipped = request.accept_encodings.quality("gzip") > 0  # not for "gzip;q=0"
     response = Response(
         script.gzipped if zipped else script.body, mimetype="text/javascript", status=200
     )
@@ -127,7 +206,8 @@ def _serve_script(name: str) -> Response:
     response.cache_control.max_age = 300  # a new widget version reaches readers within minutes
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Access-Control-Allow-Origin"] = "*"
-    return response.make_conditional(request)
+    response.make_conditional(request)  # a 304 for a matching If-None-Match, in place
+    return response
 
 
 @bp.get("/embed.js")
@@ -142,82 +222,42 @@ def count_script() -> Response:
 
 # --- the page without JavaScript -------------------------------------------------------------
 
-TEXT: dict[str, dict[str, str]] = {
-    "de": {
-        "title": "Kommentare",
-        "one": "1 Kommentar",
-        "many": "{n} Kommentare",
-        "empty": "Noch keine Kommentare. Schreiben Sie den ersten!",
-        "leave": "Kommentar hinterlassen",
-        "name": "Name",
-        "email": "E-Mail (optional)",
-        "email_hint": "wird nicht veröffentlicht",
-        "body": "Kommentar",
-        "body_hint": "höchstens {n} Zeichen",
-        "honeypot": "Bitte leer lassen",
-        "submit": "Kommentar absenden",
-        "reply": "Antworten",
-        "reply_to": "Antwort an {name}",
-        "cancel": "Abbrechen",
-        "more": "Weitere Kommentare",
-        "first": "Zum Anfang",
-        "thanks": "Danke! Ihr Kommentar wird geprüft und erscheint nach der Freigabe.",
-        "closed": "Kommentare zu diesem Artikel sind geschlossen.",
-        "paused": "Kommentare sind vorübergehend geschlossen.",
-        "fields": "Bitte prüfen Sie die markierten Felder.",
-        "form_token": "Das Formular war abgelaufen. Ihr Text ist noch da: "
-        "bitte senden Sie ihn noch einmal.",
-        "rate_limited": "Sie haben gerade viele Kommentare geschrieben. "
-        "Bitte warten Sie {wait} und senden Sie dann noch einmal.",
-        "second": "1 Sekunde",
-        "seconds": "{n} Sekunden",
-        "minutes": "{n} Minuten",
-        "error_author": "Bitte geben Sie einen Namen an (höchstens {author} Zeichen).",
-        "error_body": "Bitte schreiben Sie einen Kommentar (höchstens {body} Zeichen).",
-        "error_email": "Bitte geben Sie eine gültige E-Mail-Adresse an oder lassen Sie das "
-        "Feld leer.",
-        "error_parent_id": "Auf diesen Kommentar kann man nicht antworten.",
-        "date": "%d.%m.%Y, %H:%M UTC",
-    },
-    "en": {
-        "title": "Comments",
-        "one": "1 comment",
-        "many": "{n} comments",
-        "empty": "No comments yet. Be the first!",
-        "leave": "Leave a comment",
-        "name": "Name",
-        "email": "E-mail (optional)",
-        "email_hint": "will not be published",
-        "body": "Comment",
-        "body_hint": "at most {n} characters",
-        "honeypot": "Leave this empty",
-        "submit": "Post comment",
-        "reply": "Reply",
-        "reply_to": "Reply to {name}",
-        "cancel": "Cancel",
-        "more": "More comments",
-        "first": "Back to the start",
-        "thanks": "Thank you! Your comment will be reviewed and appears once it is approved.",
-        "closed": "Comments on this article are closed.",
-        "paused": "Commenting is paused for the moment.",
-        "fields": "Please check the marked fields.",
-        "form_token": "The form had expired. Your text is still here: please send it again.",
-        "rate_limited": "You have just written many comments. Please wait {wait}, then send again.",
-        "second": "1 second",
-        "seconds": "{n} seconds",
-        "minutes": "{n} minutes",
-        "error_author": "",  # English pages show the service's own, more specific message
-        "error_body": "",
-        "error_email": "",
-        "error_parent_id": "",
-        "date": "%d %b %Y, %H:%M UTC",
-    },
-}
+# The reader's texts are in the catalogs (translations/); the page renders them under
+# force_locale in the site's language, or the one ?lang= asks for (see i18n.reader_language).
+
+
+def count_text(count: int, shown: str | None = None) -> str:
+    """The count as a heading says it ("3 Kommentare"); ``shown`` in place of the number."""
+    return ngettext("%(n)s comment", "%(n)s comments", count, n=shown or count)
+
+
+def closed_text(code: str) -> str | None:
+    """What the page says instead of the form: the article is closed, or the site paused."""
+    if code == "paused":
+        return gettext("Commenting is paused for the moment.")
+    if code == "closed":
+        return gettext("Comments on this article are closed.")
+    return None
+
+
+def fields_text() -> str:
+    return gettext("Please check the marked fields.")
+
+
+def expired_text() -> str:
+    return gettext("The form had expired. Your text is still here: please send it again.")
+
+
+def rate_limited_text(wait: str) -> str:
+    return gettext(
+        "You have just written many comments. Please wait %(wait)s, then send again.", wait=wait
+    )
+
 
 _SAFE_ORIGIN = re.compile(r"https?://[a-z0-9.\-\[\]:]+")
 
 
-def frame_ancestors(site: Site) -> str:
+def frame_ancestors(site: SiteSnapshot) -> str:
     """The CSP directive that lets only the site's own pages (and ours) frame the page."""
     origins = [o for o in site.origins or [] if _SAFE_ORIGIN.fullmatch(o)]
     return " ".join(["frame-ancestors 'self'", *origins])
@@ -244,26 +284,6 @@ def content_security_policy(response: Response) -> Response:
     return response
 
 
-def language(site: Site) -> str:
-    """``?lang=`` overrides the site's language, as ``data-lang`` does for the widget."""
-    wanted = request.args.get("lang")
-    return wanted if wanted in LANGUAGES else site.language.value
-
-
-def count_text(count: int, lang: str) -> str:
-    t = TEXT[lang]
-    return t["one"] if count == 1 else t["many"].format(n=count)
-
-
-def wait_text(seconds: int, lang: str) -> str:
-    t = TEXT[lang]
-    if seconds == 1:
-        return t["second"]
-    if seconds < 90:
-        return t["seconds"].format(n=seconds)
-    return t["minutes"].format(n=-(-seconds // 60))
-
-
 def nest(comments: list[dict]) -> list[dict]:
     """Replies one level deep under their top-level comment, in order.
 
@@ -288,7 +308,9 @@ def nest(comments: list[dict]) -> list[dict]:
 
 def _with_dates(comment: dict, lang: str) -> dict:
     moment = datetime.fromisoformat(comment["created_at"].replace("Z", "+00:00"))
-    return {**comment, "when": moment.strftime(TEXT[lang]["date"])}
+    # A CLDR pattern (quotes around literal text); the page's script shows local time.
+    pattern = gettext("dd MMM yyyy, HH:mm 'UTC'")
+    return {**comment, "when": format_datetime(moment, pattern, tzinfo=UTC, locale=lang)}
 
 
 def aria(field: Any, hint: str | None, **attributes: Any) -> dict[str, Any]:
@@ -302,7 +324,7 @@ def aria(field: Any, hint: str | None, **attributes: Any) -> dict[str, Any]:
     return attributes
 
 
-def _closed_reason(site: Site, article_key: str) -> str | None:
+def _closed_reason(site: SiteSnapshot, article_key: str) -> str | None:
     if site.paused:
         return "paused"
     closed = db.session.scalar(
@@ -311,7 +333,7 @@ def _closed_reason(site: Site, article_key: str) -> str | None:
     return "closed" if closed else None
 
 
-def _reply_target(site: Site, article_key: str, raw_parent_id: Any) -> dict | None:
+def _reply_target(site: SiteSnapshot, article_key: str, raw_parent_id: Any) -> dict | None:
     """The approved comment a reply goes to, or None when there is no such comment."""
     parent_id = rules.parse_id(raw_parent_id)
     if parent_id is None:
@@ -333,13 +355,13 @@ def _after_arg() -> int | None:
     return rules.parse_id(request.args.get("after"))
 
 
-def _page_url(site: Site, article: str, lang: str | None = None, **args: Any) -> str:
-    override = request.args.get("lang") if request.args.get("lang") in LANGUAGES else None
+def _page_url(site: SiteSnapshot, article: str, lang: str | None = None, **args: Any) -> str:
+    override = request.args.get("lang") if request.args.get("lang") in rules.LANGUAGES else None
     return url_for("embed.thread", site=site.slug, article=article, lang=override, **args)
 
 
 def _render_page(
-    site: Site,
+    site: SiteSnapshot,
     article: str,
     form: CommentForm,
     *,
@@ -347,8 +369,7 @@ def _render_page(
     error: str | None = None,
     headers: dict[str, str] | None = None,
 ) -> Response:
-    lang = language(site)
-    t = TEXT[lang]
+    lang = reader_language(site)  # the locale the view forced
     limit = int(current_app.config["LIST_DEFAULT_LIMIT"])
     after = _after_arg()
     state = approved.thread_state(site.slug, article)
@@ -361,12 +382,11 @@ def _render_page(
     html = render_template(
         "embed/thread.html",
         html_lang=lang,
-        t=t,
         site=site,
         article=article,
         form=form,
         comments=comments,
-        count=count_text(page["count"], lang),
+        count=count_text(page["count"]),
         has_comments=bool(page["comments"]),
         next_url=_page_url(site, article, after=page["next"]) if page["next"] else None,
         first_url=_page_url(site, article) if after else None,
@@ -376,7 +396,7 @@ def _render_page(
         form_url=_page_url(site, article, after=after),
         cancel_url=_page_url(site, article, after=after) + "#form",
         reply_to=reply_to,
-        closed=t[closed] if closed else None,
+        closed=closed_text(closed) if closed else None,
         sent=request.args.get("sent") == "1",
         error=error,
         aria=aria,
@@ -390,7 +410,7 @@ def _render_page(
     return response
 
 
-def _load_site(site: str, article: str) -> Site:
+def _load_site(site: str, article: str) -> SiteSnapshot:
     the_site = sites.snapshot(site)
     g.frame_ancestors = frame_ancestors(the_site)
     validate_article_key(article)
@@ -400,7 +420,8 @@ def _load_site(site: str, article: str) -> Site:
 @bp.get(PAGE)
 def thread(site: str, article: str) -> Response:
     the_site = _load_site(site, article)
-    return _render_page(the_site, article, CommentForm(formdata=None))
+    with force_locale(reader_language(the_site)):
+        return _render_page(the_site, article, CommentForm(formdata=None))
 
 
 def _refuse_cross_site() -> None:
@@ -421,12 +442,15 @@ def _refuse_cross_site() -> None:
 
 @bp.post(PAGE)
 @csrf.exempt  # protected by the origin check and the signed form token; see the docstring
-def submit(site: str, article: str) -> Response:
+def submit(site: str, article: str) -> HTTPResponse:
     the_site = _load_site(site, article)
     _refuse_cross_site()
-    form = CommentForm()
-    lang = language(the_site)
-    t = TEXT[lang]
+    with force_locale(reader_language(the_site)):
+        return _submit(the_site, article, CommentForm())
+
+
+def _submit(the_site: SiteSnapshot, article: str, form: CommentForm) -> HTTPResponse:
+    """The post, under the page's language: the use cases' messages come in it too."""
     data = {
         "author": form.author.data or "",
         "email": form.email.data or None,
@@ -438,25 +462,21 @@ def submit(site: str, article: str) -> Response:
     try:
         submit_comment(the_site, article, parse_submission(data), source_hash=request_source())
     except RateLimited as error:
-        message = t["rate_limited"].format(wait=wait_text(error.retry_after, lang))
+        message = rate_limited_text(wait_text(error.retry_after))
         return _render_page(
             the_site, article, form, status=429, error=message, headers=error.headers
         )
     except InvalidInput as error:
         if error.fields:
-            limits = {
-                "author": current_app.config["MAX_AUTHOR_LENGTH"],
-                "body": current_app.config["MAX_BODY_LENGTH"],
-            }
             for name, message in error.fields.items():
                 field = getattr(form, name, None)
                 if field is not None:
-                    field.errors = [t.get(f"error_{name}", "").format(**limits) or message]
-            return _render_page(the_site, article, form, status=400, error=t["fields"])
-        message = t["form_token"] if error.code == "invalid_form_token" else error.message
+                    field.errors = [message]
+            return _render_page(the_site, article, form, status=400, error=fields_text())
+        message = expired_text() if error.code == "invalid_form_token" else error.message
         return _render_page(the_site, article, form, status=error.status, error=message)
     except ServiceError as error:
-        message = t.get(error.code) or error.message
+        message = closed_text(error.code) or error.message
         return _render_page(
             the_site, article, form, status=error.status, error=message, headers=error.headers
         )

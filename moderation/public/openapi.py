@@ -137,7 +137,19 @@ def document() -> dict[str, Any]:
                 "post": {
                     "operationId": "submitComment",
                     "summary": "Submit a comment; it waits for a moderator",
-                    "parameters": [origin],
+                    "parameters": [
+                        origin,
+                        {
+                            "name": "lang",
+                            "in": "query",
+                            "description": (
+                                "The language of what the reader is told (field errors, "
+                                f"closed, paused, the wait): one of {', '.join(rules.LANGUAGES)}; "
+                                "default and for anything else: the site's."
+                            ),
+                            "schema": _STR,
+                        },
+                    ],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -354,7 +366,7 @@ def _schemas(config: Any) -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "token": {"type": "string"},
-                "language": {"type": "string", "enum": ["de", "en"]},
+                "language": {"type": "string", "enum": list(rules.LANGUAGES)},
                 "closed": {"type": "boolean", "description": "Commenting is closed or paused."},
                 "limits": {
                     "type": "object",

@@ -1,0 +1,146 @@
+"""Servers the tests (and ``benchmarks/run.py``) start: werkzeug in a thread, gunicorn, Chromium.
+
+Everything listens on loopback only. The benchmarks import this module as ``tests.servers``
+(``python benchmarks/run.py`` puts the repository root on ``sys.path``); the tests as ``servers``.
+"""
+
+from __future__ import annotations
+
+import http.client
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import make_server
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    # Keep every request on loopback; Chromium still calls home otherwise.
+    "--proxy-server=http://127.0.0.1:9",
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1 , EXCLUDE localhost",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A WSGI app served by werkzeug in a thread on a free loopback port."""
+
+    def __init__(self, wsgi_app: Any, host: str = "127.0.0.1") -> None:
+        self._server = make_server(host, 0, wsgi_app, threaded=True)
+        self.port = self._server.socket.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=5)
+
+
+class Gunicorn:
+    """An app under gunicorn with the production ``gunicorn.conf.py`` on a free port.
+
+    ``env`` is added to ``base_env`` (default: this process's environment). The server listens on
+    every host in ``hosts`` (loopback addresses, IPv6 ones without brackets); it is ready when all
+    ``workers`` run and ``/healthz`` answers 200 on the first host. gunicorn's output goes to
+    ``log``; its access log to ``access_log``, or nowhere. If it does not get ready within
+    ``timeout`` seconds, it is stopped and :class:`RuntimeError` carries the log.
+    """
+
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        *,
+        log: Path,
+        workers: int = 2,
+        app: str = "wsgi:app",
+        access_log: Path | None = None,
+        hosts: Sequence[str] = ("127.0.0.1",),
+        base_env: Mapping[str, str] | None = None,
+        timeout: float = 60,
+    ) -> None:
+        self.port = free_port()
+        self.host = hosts[0]
+        self.wanted_workers = workers
+        self.log = log
+        self.access_log = access_log
+        binds = [f"[{h}]:{self.port}" if ":" in h else f"{h}:{self.port}" for h in hosts]
+        full_env = {
+            **(os.environ if base_env is None else base_env),
+            **env,
+            "WEB_CONCURRENCY": str(workers),
+            "GUNICORN_BIND": ",".join(binds),
+            "GUNICORN_ACCESS_LOG": str(access_log) if access_log else "",
+        }
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(GUNICORN), "-c", "gunicorn.conf.py", app],
+                cwd=ROOT,
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_ready(app, timeout)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def _wait_ready(self, app: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"gunicorn {app} exited:\n{self.log.read_text()}")
+            if len(self.workers()) == self.wanted_workers and self._healthy():
+                return
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn {app} did not start:\n{self.log.read_text()}")
+
+    def _healthy(self) -> bool:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=5)
+        try:
+            connection.request("GET", "/healthz")
+            return connection.getresponse().status == 200
+        except OSError:
+            return False
+        finally:
+            connection.close()
+
+    def workers(self) -> list[int]:
+        """The worker processes' ids, as the kernel lists the master's children."""
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()] if path.exists() else []
+
+    def stop(self) -> None:
+        """SIGTERM (gunicorn finishes what it serves and flushes its logs), then wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
