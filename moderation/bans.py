@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import BindParameter, and_, bindparam, or_, select
 
 from . import database, privacy
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Ban, BanKind, Comment, utcnow
 from .rules import EMAIL, MAX_EMAIL_LENGTH, MAX_NOTE_LENGTH, SOURCE_HASH
@@ -54,12 +54,8 @@ def parse_duration(text: str | None) -> timedelta | None:
 
 
 def _kind(kind: BanKind | str) -> BanKind:
-    try:
-        return BanKind(kind)
-    except ValueError:
-        raise InvalidInput(
-            f"Unknown ban kind {kind!r}; use source or email.", code="invalid_ban_kind"
-        ) from None
+    message = f"Unknown ban kind {kind!r}; use source or email."
+    return enum_member(BanKind, kind, message, "invalid_ban_kind")
 
 
 def _value(kind: BanKind, value: str) -> str:

@@ -6,7 +6,8 @@ error responses themselves. Nothing a client sees is ever a traceback.
 
 from __future__ import annotations
 
-from typing import Any
+import enum
+from typing import Any, TypeVar
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -49,6 +50,17 @@ class NotFound(ServiceError):
 
 class Conflict(ServiceError):
     status, code = 409, "conflict"
+
+
+E = TypeVar("E", bound=enum.Enum)
+
+
+def enum_member(cls: type[E], value: E | str, message: str, code: str) -> E:
+    """``cls(value)``, or :class:`InvalidInput` with ``message`` for a value it does not have."""
+    try:
+        return cls(value)
+    except ValueError:
+        raise InvalidInput(message, code=code) from None
 
 
 class RateLimited(ServiceError):

@@ -18,7 +18,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from . import database, rules, sanitize
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site, utcnow
 
@@ -122,12 +122,8 @@ def bump_article(article_id: int, approved_delta: int = 0) -> None:
 
 def parse_decision(decision: Decision | str) -> Decision:
     """The decision named ``decision``; raises :class:`InvalidInput` for anything else."""
-    try:
-        return Decision(decision)
-    except ValueError:
-        raise InvalidInput(
-            f"Unknown decision {decision!r}; use approve, reject or spam.", code="invalid_decision"
-        ) from None
+    message = f"Unknown decision {decision!r}; use approve, reject or spam."
+    return enum_member(Decision, decision, message, "invalid_decision")
 
 
 @database.writes

@@ -14,7 +14,7 @@ from flask_babel import gettext
 from sqlalchemy import bindparam, select
 
 from . import database, rules, wordlists
-from .errors import Conflict, InvalidInput, NotFound
+from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Language, Site, SiteSnapshot
 
@@ -40,12 +40,8 @@ def normalize_origin(value: str) -> str:
 
 
 def _language(language: str) -> Language:
-    try:
-        return Language(language)
-    except ValueError:
-        raise InvalidInput(
-            f"The language must be {' or '.join(rules.LANGUAGES)}.", code="invalid_language"
-        ) from None
+    message = f"The language must be {' or '.join(rules.LANGUAGES)}."
+    return enum_member(Language, language, message, "invalid_language")
 
 
 def _name(name: str) -> str:
