@@ -48,17 +48,32 @@ class _Texts:
 
     A site's list may have hundreds of entries and a comment thousands of words, and the check
     runs on every submission: a single word is a set lookup, a prefix a binary search in the
-    sorted words, a phrase a look at the places where its first word occurs.
+    sorted words, a phrase of n words a lookup of its first n - 1 words among the comment's
+    runs of n - 1 words (built once per length) and then of its last word among the words that
+    follow such a run. No entry scans the comment, so a comment of one word repeated costs no
+    more than prose against a list of phrases that start with that word.
     """
 
     def __init__(self, texts: Sequence[str]) -> None:
         self.texts = [_words(text) for text in texts]
         self.words = {word for words in self.texts for word in words}
         self.sorted = sorted(self.words)
+        self._followers: dict[int, dict[tuple[str, ...], list[str]]] = {}
 
     def has_prefix(self, prefix: str) -> bool:
-        at = bisect.bisect_left(self.sorted, prefix)
-        return at < len(self.sorted) and self.sorted[at].startswith(prefix)
+        return _has_prefix(self.sorted, prefix)
+
+    def followers(self, length: int) -> dict[tuple[str, ...], list[str]]:
+        """Each run of ``length`` words in the texts → the sorted words that follow it."""
+        if length not in self._followers:
+            runs: dict[tuple[str, ...], set[str]] = {}
+            for text in self.texts:
+                for start in range(len(text) - length):
+                    runs.setdefault(tuple(text[start : start + length]), set()).add(
+                        text[start + length]
+                    )
+            self._followers[length] = {run: sorted(after) for run, after in runs.items()}
+        return self._followers[length]
 
     def has(self, words: Sequence[str], prefix: bool) -> bool:
         if len(words) == 1:
@@ -66,13 +81,18 @@ class _Texts:
         if words[0] not in self.words:
             return False
         *whole, last = words
-        for text in self.texts:
-            for start in range(len(text) - len(words) + 1):
-                if text[start : start + len(whole)] == whole:
-                    candidate = text[start + len(whole)]
-                    if candidate == last or (prefix and candidate.startswith(last)):
-                        return True
-        return False
+        after = self.followers(len(whole)).get(tuple(whole))
+        if not after:
+            return False
+        if prefix:
+            return _has_prefix(after, last)
+        at = bisect.bisect_left(after, last)
+        return at < len(after) and after[at] == last
+
+
+def _has_prefix(sorted_words: Sequence[str], prefix: str) -> bool:
+    at = bisect.bisect_left(sorted_words, prefix)
+    return at < len(sorted_words) and sorted_words[at].startswith(prefix)
 
 
 def find(entries: Iterable[str], *texts: str) -> list[str]:
