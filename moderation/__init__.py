@@ -7,6 +7,8 @@ until ``review`` records a moderator's decision, and ``approved`` serves what wa
 
 from __future__ import annotations
 
+import importlib.metadata
+import itertools
 import os
 from pathlib import Path
 
@@ -17,7 +19,31 @@ from . import cli, database, errors, health, i18n, moderate, public, rules
 from .config import load_config
 from .extensions import csrf, db, migrate
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+ROOT = PACKAGE.parent
+
+
+def data_folder(name: str) -> Path:
+    """The checkout's top-level folder NAME (templates, static, translations, migrations), or,
+    in an installed wheel, the copy that its build put under ``moderation/_data/`` (setup.py)."""
+    checkout = ROOT / name
+    return checkout if checkout.is_dir() else PACKAGE / "_data" / name
+
+
+def translations_folder() -> Path:
+    """The first folder with compiled catalogs: the checkout's after ``make``, else those of an
+    installed wheel, even when the checkout's package is the one imported (``gunicorn wsgi:app``
+    in a checkout where ``pip install .`` ran but not ``make``); else the checkout's, in English."""
+    installed = (
+        Path(str(dist.locate_file("moderation/_data/translations")))
+        for dist in importlib.metadata.distributions(name="moderation")
+    )  # a generator: the search of sys.path runs only when the first two have no catalogs
+    for folder in itertools.chain(
+        [ROOT / "translations", PACKAGE / "_data" / "translations"], installed
+    ):
+        if any(folder.glob("*/LC_MESSAGES/*.mo")):
+            return folder
+    return data_folder("translations")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -28,8 +54,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         __name__,
         instance_relative_config=True,
         instance_path=str(instance_path),
-        template_folder=str(ROOT / "templates"),
-        static_folder=str(ROOT / "static"),
+        template_folder=str(data_folder("templates")),
+        static_folder=str(data_folder("static")),
     )
     load_config(app, test_config)
     trusted_proxies = int(app.config["TRUSTED_PROXIES"])
@@ -42,11 +68,11 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=str(ROOT / "migrations"))
+    migrate.init_app(app, db, directory=str(data_folder("migrations")))
     csrf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)
-    i18n.init_app(app, str(ROOT / "translations"))
+    i18n.init_app(app, str(translations_folder()))
     app.jinja_env.globals["rules"] = rules  # limits and patterns, as the code applies them
 
     app.register_blueprint(health.bp)

@@ -43,7 +43,11 @@ class Defaults:
     LIST_DEFAULT_LIMIT = 50
     LIST_MAX_LIMIT = 200
     COUNTS_MAX_ARTICLES = 200
-    LIST_MAX_AGE = 10  # seconds a reader's browser or a CDN may reuse an approved list
+    # Seconds a reader's browser may reuse an approved list or counts; 0 (default): it asks
+    # again every time, cheaply (ETag, 304), so a decision shows on the next load.
+    LIST_MAX_AGE = 0
+    # Seconds a shared cache in front (a CDN, nginx's proxy_cache) may answer for the service.
+    LIST_SHARED_MAX_AGE = 10
     # Per-worker cache of serialized list pages, keyed by the article's version (never stale).
     LIST_CACHE_ENTRIES = 1000
     LIST_CACHE_BYTES = 8 * 1024 * 1024

@@ -359,8 +359,7 @@ def test_list_of_an_article_nobody_commented_on(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.get_json() == {"comments": [], "count": 0, "next": None}
     assert response.headers["ETag"]
-    assert "public" in response.headers["Cache-Control"]
-    assert "max-age=10" in response.headers["Cache-Control"]
+    assert response.headers["Cache-Control"] == "public, no-cache, s-maxage=10"
 
 
 def test_list_shows_approved_only_oldest_first(client: FlaskClient) -> None:
@@ -829,3 +828,24 @@ def test_a_body_dense_with_markup_is_refused_before_rendering(
     assert "<" in dense.get_json()["fields"]["body"]
     assert snapshot(app) == before
     assert post_comment(client, body="a &" * MAX_MARKUP_CHARACTERS).status_code == 202
+
+
+def test_browsers_revalidate_lists_and_counts_shared_caches_may_keep_them(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A reader sees a decision on the next load; a CDN may hold the answer s-maxage seconds."""
+    approve(client, post_comment(client).get_json()["id"])
+    counts = "/api/v1/sites/demo/counts?article=politik/2026/russland-usa"
+    for url in (f"{THREAD}/comments", counts):
+        first = client.get(url)
+        assert first.headers["Cache-Control"] == "public, no-cache, s-maxage=10"
+        again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+        assert again.status_code == 304
+    app.config.update(LIST_MAX_AGE=30, LIST_SHARED_MAX_AGE=120)
+    for url in (f"{THREAD}/comments", counts):
+        assert client.get(url).headers["Cache-Control"] == "public, max-age=30, s-maxage=120"
+    approve(client, post_comment(client, body="Zweiter").get_json()["id"])
+    fresh = client.get(counts, headers={"If-None-Match": first.headers["ETag"]})
+    assert fresh.status_code == 200 and fresh.get_json()["counts"] == {
+        "politik/2026/russland-usa": 2
+    }

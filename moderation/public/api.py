@@ -29,7 +29,7 @@ from ..submission import (
     withdraw_comment,
 )
 from . import openapi
-from .headers import READ_CORS_HEADERS, list_headers
+from .headers import READ_CORS_HEADERS, cache_control, list_headers
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)  # cookie-less JSON API; see the module docstring
@@ -122,12 +122,12 @@ def list_comments(site: str, article: str) -> Response:
     after = _int_arg("after", None, 0, MAX_ID)
     state = approved.thread_state(site, article)
     etag = state.etag(limit, after)
-    max_age = int(current_app.config["LIST_MAX_AGE"])
+    policy = cache_control(current_app.config)
     if request.if_none_match.contains(etag):
-        return Response(status=304, headers=list_headers(etag, max_age))
+        return Response(status=304, headers=list_headers(etag, policy))
     # Built once per article version and page, then served from this worker's memory.
     page = approved.page(state, limit, after)
-    return Response(page.body, headers=list_headers(page.etag, max_age, page.body))
+    return Response(page.body, headers=list_headers(page.etag, policy, page.body))
 
 
 @bp.route(f"{THREAD}/comments", methods=["OPTIONS"], provide_automatic_options=False)
@@ -213,9 +213,10 @@ def counts(site: str) -> Response:
     for key in keys:
         validate_article_key(key)
     response = jsonify({"counts": approved.counts(site, keys)})
-    response.cache_control.public = True
-    response.cache_control.max_age = int(current_app.config["LIST_MAX_AGE"])
-    return response
+    # Revalidated like the list: an ETag of the answer, so a browser's check is a 304.
+    response.add_etag()
+    response.headers["Cache-Control"] = cache_control(current_app.config)
+    return response.make_conditional(request)
 
 
 @bp.get("/openapi.json")

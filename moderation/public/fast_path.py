@@ -35,7 +35,7 @@ from .. import approved
 from ..errors import ServiceError
 from ..rules import MAX_ID
 from ..submission import validate_article_key
-from .headers import list_headers
+from .headers import cache_control, list_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -95,14 +95,14 @@ class FastPath:
         except ServiceError:  # a bad key (400) or an unknown site (404): Flask says so
             return None
         etag = state.etag(limit, after)
-        max_age = int(config["LIST_MAX_AGE"])
+        policy = cache_control(config)
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and parse_etags(if_none_match).contains(etag):
-            return STATUS_304, list_headers(etag, max_age), b""
+            return STATUS_304, list_headers(etag, policy), b""
         page = approved.page_cache(self.flask_app).get(approved.page_key(state, limit, after))
         if page is None:  # Flask builds it (and caches it for the next request)
             return None
-        return STATUS_200, list_headers(page.etag, max_age, page.body), page.body
+        return STATUS_200, list_headers(page.etag, policy, page.body), page.body
 
 
 def page_params(query: str, default_limit: int, max_limit: int) -> tuple[int, int | None] | None:
