@@ -216,7 +216,8 @@ def counts(site: str) -> Response:
     # Revalidated like the list: an ETag of the answer, so a browser's check is a 304.
     response.add_etag()
     response.headers["Cache-Control"] = cache_control(current_app.config)
-    return response.make_conditional(request)
+    response.make_conditional(request)  # in place: a 304 when the ETag matches
+    return response
 
 
 @bp.get("/openapi.json")
