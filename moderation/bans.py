@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import BindParameter, and_, bindparam, or_, select
 
-from . import database, privacy
+from . import database, privacy, rules
 from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Ban, BanKind, Comment, utcnow
@@ -159,7 +159,7 @@ def lift_ban(ban_id: int) -> Ban:
 
     Raises :class:`NotFound` for an unknown ban.
     """
-    ban = db.session.get(Ban, ban_id)
+    ban = db.session.get(Ban, ban_id) if rules.is_row_id(ban_id) else None
     if ban is None:
         raise NotFound(f"There is no ban {ban_id}.", code="unknown_ban")
     if is_active(ban):

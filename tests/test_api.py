@@ -359,7 +359,7 @@ def test_list_of_an_article_nobody_commented_on(client: FlaskClient) -> None:
     assert response.status_code == 200
     assert response.get_json() == {"comments": [], "count": 0, "next": None}
     assert response.headers["ETag"]
-    assert response.headers["Cache-Control"] == "public, no-cache, s-maxage=10"
+    assert response.headers["Cache-Control"] == "public, max-age=0, must-revalidate, s-maxage=10"
 
 
 def test_list_shows_approved_only_oldest_first(client: FlaskClient) -> None:
@@ -838,7 +838,7 @@ def test_browsers_revalidate_lists_and_counts_shared_caches_may_keep_them(
     counts = "/api/v1/sites/demo/counts?article=politik/2026/russland-usa"
     for url in (f"{THREAD}/comments", counts):
         first = client.get(url)
-        assert first.headers["Cache-Control"] == "public, no-cache, s-maxage=10"
+        assert first.headers["Cache-Control"] == "public, max-age=0, must-revalidate, s-maxage=10"
         again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
         assert again.status_code == 304
     app.config.update(LIST_MAX_AGE=30, LIST_SHARED_MAX_AGE=120)

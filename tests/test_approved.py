@@ -132,7 +132,7 @@ def test_the_list_json_is_compact_and_complete(client: FlaskClient) -> None:
     approve(client, comment_id)
     response = client.get(f"{THREAD}/comments")
     assert response.mimetype == "application/json"
-    assert response.headers["Cache-Control"] == "public, no-cache, s-maxage=10"
+    assert response.headers["Cache-Control"] == "public, max-age=0, must-revalidate, s-maxage=10"
     body = json.loads(response.data)
     assert body["count"] == 1 and body["next"] is None
     assert set(body["comments"][0]) == {"id", "parent_id", "author", "html", "created_at"}

@@ -169,7 +169,7 @@ def test_story_2_approved_comment_shows_with_date_and_a_nested_reply(
     approve(app, comment.id)
 
     # At once, with the shipped cache policy: the browser holds the list from the first load
-    # and must ask again (no-cache, a 304 when nothing changed), not show it as it was.
+    # and must ask again (max-age=0, a 304 when nothing changed), not show it as it was.
     page.reload()
     widget = page.locator("#comments")
     expect(widget.locator("h2")).to_have_text("1 Kommentar")

@@ -19,14 +19,15 @@ READ_CORS_HEADERS = (
 def cache_control(config: Mapping[str, Any]) -> str:
     """``Cache-Control`` of the approved list and the counts.
 
-    Browsers revalidate every time (``no-cache``: the ETag makes that a cheap ``304``), so a
-    reader sees a moderator's decision on the next load; shared caches in front (a CDN, nginx)
-    may answer for ``LIST_SHARED_MAX_AGE`` seconds without asking. ``LIST_MAX_AGE`` above 0
-    lets browsers reuse an answer that long instead, for operators who prefer fewer requests
-    to fresh lists.
+    Browsers revalidate every time (``max-age=0, must-revalidate``: the ETag makes that a cheap
+    ``304``), so a reader sees a moderator's decision on the next load; shared caches in front
+    (a CDN, nginx) may answer for ``LIST_SHARED_MAX_AGE`` seconds without asking. Not
+    ``no-cache``: that binds shared caches too, and nginx then stores nothing. ``LIST_MAX_AGE``
+    above 0 lets browsers reuse an answer that long instead, for operators who prefer fewer
+    requests to fresh lists.
     """
     browser_age = int(config["LIST_MAX_AGE"])
-    browser = f"max-age={browser_age}" if browser_age > 0 else "no-cache"
+    browser = f"max-age={browser_age}" if browser_age > 0 else "max-age=0, must-revalidate"
     return f"public, {browser}, s-maxage={int(config['LIST_SHARED_MAX_AGE'])}"
 
 
