@@ -10,7 +10,9 @@ yardstick app (``benchmarks/minimal_app.py``) with the same settings, drives bot
 * how the list's latency grows with 1 thousand, 100 thousand and 1 million comments in the
   database (page cache off, so every request reaches the database), and the moderation queue
   with 10 thousand pending comments;
-* resident memory per worker after the run.
+* resident memory per worker after the run;
+* the list through docs/deployment.md's nginx ``proxy_cache`` against nginx sending the same
+  bytes from a file (skipped, with a line saying so, when nginx is not installed).
 
 Everything listens on 127.0.0.1 only. ``BENCH_ARGS="--duration 3"`` makes a quick run;
 ``--database-url postgresql+psycopg://…`` measures PostgreSQL (a database you can wipe).
@@ -39,7 +41,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.servers import Gunicorn  # noqa: E402 (needs the root on the path)
+from tests.servers import NGINX, Gunicorn, Nginx  # noqa: E402 (needs the root on the path)
 
 LOREM = (
     "Ein sachlicher Beitrag zur Debatte: Die Zahlen im Artikel sind nachvollziehbar, aber die "
@@ -472,6 +474,55 @@ def machine() -> str:
     )
 
 
+def nginx_case(
+    app_env: dict[str, str], args: argparse.Namespace, drive: Callable[..., Result],
+    workdir: Path, log: Path,
+) -> None:  # fmt: skip
+    """The list through docs/deployment.md's nginx cache, against nginx sending the same bytes
+    from a file (this machine's ceiling for an answer of that size).
+
+    One nginx worker for both. The documented ``limit_conn`` (20 per address) is left out:
+    every load connection comes from 127.0.0.1, where readers come from many addresses.
+    """
+    if not Path(NGINX).exists():
+        print(f"nginx case skipped: {NGINX} is missing (Debian package nginx).")
+        return
+    service = serve("wsgi:app", app_env, args.workers, log)
+    body = workdir / "list.json"
+    ceiling = f"""
+    location = /ceiling.json {{
+        default_type application/json;
+        alias {body};
+    }}"""
+    nginx = Nginx(
+        f"127.0.0.1:{service.port}", workdir / "nginx",
+        drop=["limit_conn moderation_conn"], extra=ceiling,
+    )  # fmt: skip
+    try:
+        status, cached_body, headers = get(nginx.port, LIST_PATH)
+        assert status == 200 and cached_body == body.read_bytes(), (status, cached_body[:200])
+        kw = {"duration": args.duration, "connections": args.connections, "workdir": workdir}
+        cached = drive(nginx.url + LIST_PATH, **kw)
+        from_file = drive(nginx.url + "/ceiling.json", **kw)
+    finally:
+        nginx.stop()
+        service.stop()
+    print(
+        f"nginx proxy_cache (s-maxage {headers['Cache-Control'].rsplit('=', 1)[1]} s), "
+        "GET list, 50 comments, 1 nginx worker:"
+    )
+    print()
+    print("| case | req/s | p50 ms | p99 ms | errors |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name, result in (("through the cache", cached), ("same bytes from a file", from_file)):
+        print(
+            f"| {name} | {result.rps:,.0f} | {result.p50_ms:.1f} | {result.p99_ms:.1f} | "
+            f"{result.bad} |"
+        )
+    print()
+    print(f"Cache vs file: {cached.rps / from_file.rps:.2f}× (target ≥ 0.5×).")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--duration", type=float, default=10, help="seconds per measurement")
@@ -588,6 +639,9 @@ def main() -> None:
         f"Resident memory per worker after the run: service "
         f"{', '.join(rss_ours)} MB (target < 80), minimal Flask {', '.join(rss_minimal)} MB."
     )
+
+    print()
+    nginx_case(app_env, args, drive, workdir, log)
 
     if args.no_growth:
         return

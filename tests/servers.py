@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -23,6 +24,7 @@ from werkzeug.serving import make_server
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 
+NGINX = "/usr/sbin/nginx"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -141,6 +143,113 @@ class Gunicorn:
             self.process.send_signal(signal.SIGTERM)
         try:
             self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def documented_nginx_site() -> str:
+    """The nginx configuration in docs/deployment.md ("nginx in front"), as printed there."""
+    section = (ROOT / "docs" / "deployment.md").read_text().split("## nginx in front", 1)[1]
+    found = re.search(r"```nginx\n(.*?)```", section, re.S)
+    if found is None:
+        raise RuntimeError("docs/deployment.md has no nginx block under 'nginx in front'")
+    return found.group(1)
+
+
+class Nginx:
+    """docs/deployment.md's nginx configuration, in front of ``upstream`` (``host:port``).
+
+    Runs the documented file's ``http``-level part and its first ``server`` block, changed only
+    where a test must: a free loopback port without TLS instead of 443, ``workdir`` instead of
+    /var/cache and /var/log. ``drop`` removes lines that start with one of its strings (after
+    indentation); ``extra`` goes into the ``server`` block. Each change must find its line, so
+    the documented configuration cannot drift away from what runs here unnoticed.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        workdir: Path,
+        *,
+        drop: Sequence[str] = (),
+        extra: str = "",
+        worker_processes: int = 1,
+        timeout: float = 15,
+    ) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        site = documented_nginx_site()
+        second = [m.start() for m in re.finditer(r"^server \{", site, re.M)][1]
+        site = site[:second]
+        changes = [
+            (r"server 127\.0\.0\.1:8000", f"server {upstream}"),
+            (r"^ *listen 443 ssl http2;.*$", f"    listen 127.0.0.1:{self.port};"),
+            (r"^ *ssl_certificate(_key)? .*\n", ""),
+            (r"/var/cache/nginx/moderation", str(workdir / "cache")),
+            (r"/var/log/nginx/moderation\.error\.log", str(workdir / "error.log")),
+            *[(rf"^ *{re.escape(line)}.*\n", "") for line in drop],
+        ]
+        for pattern, replacement in changes:
+            site, count = re.subn(pattern, replacement, site, flags=re.M)
+            if not count:
+                raise RuntimeError(f"docs/deployment.md's nginx block has no {pattern!r}")
+        if extra:
+            site = site.rstrip()
+            assert site.endswith("}")
+            site = f"{site[:-1]}{extra}\n}}\n"
+        temp = "\n".join(
+            f"    {kind}_temp_path {workdir / kind};"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        user = "user root;\n" if os.geteuid() == 0 else ""  # else workers run as nobody
+        self.config = workdir / "nginx.conf"
+        self.config.write_text(
+            f"{user}daemon off;\nworker_processes {worker_processes};\n"
+            f"pid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+            f"events {{ worker_connections 4096; }}\n"
+            f"http {{\n    default_type application/octet-stream;\n{temp}\n{site}}}\n"
+        )
+        self.log = workdir / "nginx.out"
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [
+                    NGINX,
+                    "-p",
+                    str(workdir),
+                    "-e",
+                    str(workdir / "error.log"),
+                    "-c",
+                    str(self.config),
+                ],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"nginx exited:\n{self.errors()}")
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"nginx did not start:\n{self.errors()}")
+
+    def errors(self) -> str:
+        """What nginx said on its terminal and in its error log."""
+        paths = [self.log, self.workdir / "error.log"]
+        return "".join(path.read_text() for path in paths if path.exists())
+
+    def stop(self) -> None:
+        """SIGQUIT (nginx finishes what it serves), then wait."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGQUIT)
+        try:
+            self.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
