@@ -20,7 +20,7 @@ MAX_URL_LENGTH = 2000
 # Each "<" or "&" makes the sanitizer's HTML parser work several microseconds (20-40 times a
 # plain letter); a comment may have this many, which no real comment comes near, so that no
 # body costs more than a small multiple of ordinary text of its length.
-MAX_MARKUP_CHARACTERS = 200
+MAX_MARKUP_CHARACTERS = 100
 
 
 def markup_characters(text: str) -> int:
