@@ -13,7 +13,6 @@ from typing import Any
 
 from flask import Blueprint, flash, g, render_template, request, url_for
 from flask_babel import gettext
-from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import bans, rules, sites, wordlists
 from ..errors import InvalidInput, NotFound
@@ -132,9 +131,10 @@ def site_rules(slug: str) -> Any:
         )
         return gettext("Saved."), url_for(".site_rules", slug=slug)
 
-    outcome = save_form(form, save)
-    if isinstance(outcome, HTTPResponse):
-        return outcome
-    return render_template(
-        "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)
-    ), outcome
+    return save_form(
+        form,
+        save,
+        lambda: render_template(
+            "moderate/site_rules.html", site=site, form=form, policy=sites.policy(site)
+        ),
+    )

@@ -27,15 +27,16 @@ def admin_moderators() -> Any:
         )
         return gettext("Added %(name)s.", name=created.username), url_for(".admin_moderators")
 
-    outcome = save_form(form, save)
-    if isinstance(outcome, HTTPResponse):
-        return outcome
-    return render_template(
-        "moderate/admin_moderators.html",
-        form=form,
-        password_form=PasswordForm(),
-        moderators=moderators.list_moderators(),
-    ), outcome
+    return save_form(
+        form,
+        save,
+        lambda: render_template(
+            "moderate/admin_moderators.html",
+            form=form,
+            password_form=PasswordForm(),
+            moderators=moderators.list_moderators(),
+        ),
+    )
 
 
 @bp.post("/admin/moderators/<username>/<any(activate, deactivate):action>")
@@ -74,12 +75,11 @@ def admin_sites() -> Any:
         message = gettext("Added the site %(name)s.", name=created.name)
         return message, url_for(".admin_site", slug=created.slug)
 
-    outcome = save_form(form, save)
-    if isinstance(outcome, HTTPResponse):
-        return outcome
-    return render_template(
-        "moderate/admin_sites.html", form=form, sites=sites.list_sites()
-    ), outcome
+    return save_form(
+        form,
+        save,
+        lambda: render_template("moderate/admin_sites.html", form=form, sites=sites.list_sites()),
+    )
 
 
 @bp.route("/admin/sites/<slug>", methods=["GET", "POST"])
@@ -100,7 +100,6 @@ def admin_site(slug: str) -> Any:
         )
         return gettext("Saved."), url_for(".admin_site", slug=slug)
 
-    outcome = save_form(form, save)
-    if isinstance(outcome, HTTPResponse):
-        return outcome
-    return render_template("moderate/admin_site.html", site=site, form=form), outcome
+    return save_form(
+        form, save, lambda: render_template("moderate/admin_site.html", site=site, form=form)
+    )

@@ -127,22 +127,26 @@ def validated(form: FlaskForm) -> None:
         raise InvalidInput(form_errors(form))
 
 
-def save_form(form: FlaskForm, save: Callable[[], tuple[str, str]]) -> int | HTTPResponse:
+def save_form(
+    form: FlaskForm, save: Callable[[], tuple[str, str]], page: Callable[[], str]
+) -> HTTPResponse | tuple[str, int]:
     """The admin pages' GET/POST → validate → use case → flash → redirect, said once.
 
     ``save`` runs the use case on a valid POST and returns the success message and where to
-    go next. The answer is that redirect (post/redirect/get), or the status to render the page
-    again with: 200 for a GET, 400 for an invalid form, the use case's status when it refused
-    (its message flashed in the moderator's language).
+    go next; the answer is then that redirect (post/redirect/get). Otherwise ``page`` renders
+    the page again, with 200 for a GET, 400 for an invalid form, or the use case's status when
+    it refused (its message flashed in the moderator's language).
     """
-    if request.method != "POST":
-        return 200
-    if not form.validate():
-        return 400
-    try:
-        message, target = save()
-    except ServiceError as error:
-        flash(error_message(error.code, error.message), "error")
-        return error.status
-    flash(message, "success")
-    return redirect(target)
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.validate():
+            try:
+                message, target = save()
+            except ServiceError as error:
+                flash(error_message(error.code, error.message), "error")
+                status = error.status
+            else:
+                flash(message, "success")
+                return redirect(target)
+    return page(), status
