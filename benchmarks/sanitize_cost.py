@@ -103,21 +103,7 @@ def _render_before(text: str, cleaner: Cleaner) -> str:
 
 
 def before() -> Callable[[str], str]:
-    cleaner = Cleaner(
-        tags=sanitize.ALLOWED_TAGS,
-        attributes=sanitize.ALLOWED_ATTRIBUTES,
-        protocols=sanitize.ALLOWED_PROTOCOLS,
-        strip=False,
-        strip_comments=False,
-        filters=[
-            partial(
-                LinkifyFilter,
-                callbacks=[sanitize._link_attributes],
-                parse_email=True,
-                skip_tags={"code"},
-            )
-        ],
-    )
+    cleaner = sanitize.new_cleaner(Cleaner, LinkifyFilter)
     return partial(_render_before, cleaner=cleaner)
 
 

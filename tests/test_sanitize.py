@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import partial
 
 import pytest
 from bleach import html5lib_shim
@@ -142,22 +141,7 @@ def test_the_shortcut_on_typical_comments(text: str) -> None:
 
 def _by_bleach_patterns(text: str) -> str:
     """What render() gave with bleach's own URL_RE and EMAIL_RE (quadratic, see sanitize.py)."""
-    cleaner = Cleaner(
-        tags=sanitize.ALLOWED_TAGS,
-        attributes=sanitize.ALLOWED_ATTRIBUTES,
-        protocols=sanitize.ALLOWED_PROTOCOLS,
-        strip=False,
-        strip_comments=False,
-        filters=[
-            partial(
-                LinkifyFilter,
-                callbacks=[sanitize._link_attributes],
-                parse_email=True,
-                skip_tags={"code"},
-            )
-        ],
-    )
-    return _by_the_cleaner(text, cleaner)
+    return _by_the_cleaner(text, sanitize.new_cleaner(Cleaner, LinkifyFilter))
 
 
 @pytest.mark.parametrize(
