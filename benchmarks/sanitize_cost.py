@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import argparse
 import re
-import time
+import sys
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
 
 from bleach.linkifier import EMAIL_RE, URL_RE, LinkifyFilter
 from bleach.sanitizer import Cleaner
 
 from moderation import sanitize
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.helpers import least_cpu_seconds  # noqa: E402 (needs the root on the path)
 
 PROSE = (
     "Die Zahlen sind nachvollziehbar, aber die Schlussfolgerung greift zu kurz. Wer im Winter "
@@ -108,14 +112,7 @@ def before() -> Callable[[str], str]:
 
 
 def cpu_seconds(render: Callable[[str], str], text: str, runs: int) -> float:
-    """The least CPU time of ``runs`` renderings (after one to warm up)."""
-    render(text)
-    best = float("inf")
-    for _ in range(runs):
-        start = time.thread_time()
-        render(text)
-        best = min(best, time.thread_time() - start)
-    return best
+    return least_cpu_seconds(lambda: render(text), runs)
 
 
 def figures(render: Callable[[str], str], length: int, runs: int) -> dict[str, tuple]:

@@ -127,7 +127,9 @@ def parse_submission(data: Any) -> Submission:
                 "The comment may use < and & at most %(n)s times.",
                 n=rules.MAX_MARKUP_CHARACTERS,
             )
-        elif _visible(body) is None:
+        # Normalizing only drops characters that never show, so the raw text tells; render()
+        # normalizes it once, later.
+        elif not rules.has_visible_character(body):
             errors["body"] = gettext("Please write a comment.", n=max_body)
     elif "body" not in errors:
         errors["body"] = gettext("Please write a comment.", n=max_body)

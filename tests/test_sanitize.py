@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
 from bleach import html5lib_shim
 from bleach.linkifier import LinkifyFilter
 from bleach.sanitizer import Cleaner
+from helpers import least_cpu_seconds
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -242,15 +242,8 @@ def _tags_then_paragraphs(n: int) -> str:
     return tags + ("\n\nx" * n)[: n - len(tags)]
 
 
-def _seconds(text: str, runs: int = 5) -> float:
-    """The least CPU time of a few renderings: other work on the machine only ever adds to it."""
-    render(text)
-    best = float("inf")
-    for _ in range(runs):
-        start = time.thread_time()
-        render(text)
-        best = min(best, time.thread_time() - start)
-    return best
+def _seconds(text: str) -> float:
+    return least_cpu_seconds(lambda: render(text))
 
 
 def _holds(condition: Callable[[], bool], attempts: int = 3) -> bool:

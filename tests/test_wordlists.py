@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
+from helpers import least_cpu_seconds
 
 from moderation import wordlists
 from moderation.errors import InvalidInput
@@ -99,13 +98,8 @@ PROSE = (
 
 
 def _seconds(text: str) -> float:
-    """The least CPU time of a few searches of the full list of phrases in ``text``."""
-    best = float("inf")
-    for _ in range(5):
-        start = time.thread_time()
-        wordlists.find(PHRASES, "Anna", text)
-        best = min(best, time.thread_time() - start)
-    return best
+    """The CPU time of searching the full list of phrases in ``text``."""
+    return least_cpu_seconds(lambda: wordlists.find(PHRASES, "Anna", text))
 
 
 def _repeat(unit: str, n: int) -> str:
