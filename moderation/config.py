@@ -68,6 +68,26 @@ class Defaults:
     RETENTION_REJECTED_DAYS = 30  # rejected and withdrawn comments, likewise
     RETENTION_SOURCE_HASH_DAYS = 30  # then a comment's source hash is cleared; 0 keeps it
 
+    RETENTION_OUTBOX_DAYS = 30  # delivered, failed and cancelled notifications
+
+    # --- notifications (moderation/notify; sent by `flask --app wsgi outbox work`) ----------
+    MAIL_BACKEND = "console"  # "smtp" sends; "console" prints each mail to standard output
+    MAIL_SERVER = "localhost"
+    MAIL_PORT = 25
+    MAIL_USE_TLS = False  # STARTTLS after connecting
+    MAIL_USE_SSL = False  # TLS from the start (usually port 465)
+    MAIL_USERNAME: str | None = None
+    MAIL_PASSWORD: str | None = None
+    MAIL_FROM = "Kommentare <comments@localhost>"
+    MAIL_TIMEOUT = 10  # seconds per SMTP connection step
+    READER_MAILS_PER_DAY = 10  # mails to one reader's address in any 24 hours, at most
+    WEBHOOK_TIMEOUT = 5  # seconds; a slower answer is a failed delivery
+    WEBHOOK_MAX_FAILURES = 20  # failed deliveries in a row pause a webhook (admins are mailed)
+    OUTBOX_RETRY_HOURS = 24  # a failing delivery is retried with growing pauses this long
+    OUTBOX_BATCH = 10  # rows a worker claims at once
+    OUTBOX_LEASE_SECONDS = 120  # a claim runs out after this; another worker then takes over
+    OUTBOX_POLL_SECONDS = 1.0  # how often an idle worker looks for due rows
+
     # --- moderator sessions ----------------------------------------------------------------
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

@@ -84,6 +84,32 @@ class Language(enum.StrEnum):
     EN = "en"
 
 
+class NotifyMode(enum.StrEnum):
+    """How a moderator hears about new comments: a mail for each, a digest, or not at all."""
+
+    OFF = "off"
+    EACH = "each"
+    DIGEST = "digest"
+
+
+class WebhookFormat(enum.StrEnum):
+    JSON = "json"  # our signed JSON document
+    SLACK = "slack"  # {"text": …}, for Slack's and Mattermost's incoming webhooks
+
+
+class OutboxKind(enum.StrEnum):
+    EVENT = "event"  # something happened; the worker turns it into mails and webhook calls
+    MAIL = "mail"
+    WEBHOOK = "webhook"
+
+
+class OutboxState(enum.StrEnum):
+    PENDING = "pending"  # due at ``next_attempt_at``
+    DELIVERED = "delivered"
+    FAILED = "failed"  # given up on (a permanent error, or retried for too long)
+    CANCELLED = "cancelled"  # no longer to be sent (an erased address, a removed webhook)
+
+
 class BanKind(enum.StrEnum):
     SOURCE = "source"  # a keyed hash of a reader's address
     EMAIL = "email"
@@ -106,6 +132,10 @@ class Site(Model):
     rate_limit_per_hour: Mapped[int | None]
     blocked_words: Mapped[list[str]] = mapped_column(JSON, default=list)
     watched_words: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Moderators are alerted once the oldest pending comment has waited this long; None: never.
+    overdue_minutes: Mapped[int | None]
+    # When the current overdue episode was alerted; cleared once the queue is back in time.
+    overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     articles: Mapped[list[Article]] = relationship(back_populates="site")
@@ -194,6 +224,9 @@ class Comment(Model):
     source_hash: Mapped[str | None] = mapped_column(String(64))
     # SHA-256 of the withdrawal token handed to the author; the token itself is not stored.
     token_hash: Mapped[str | None] = mapped_column(String(64))
+    # The author asked to be told when it is published or answered (once the address is
+    # confirmed; see moderation.notify.readers).
+    notify: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(
@@ -220,6 +253,13 @@ class Moderator(Model):
     # Sessions carry the generation they were opened in; logging out bumps it, which ends
     # every session opened before, server-side (a copied cookie is worthless afterwards).
     session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    # Where and how the moderator hears about new comments (moderation.notify.moderators).
+    notify_email: Mapped[str | None] = mapped_column(String(320))
+    notify_mode: Mapped[NotifyMode] = mapped_column(
+        _enum(NotifyMode, "notify_mode"), default=NotifyMode.OFF, server_default="off"
+    )
+    digest_hours: Mapped[int] = mapped_column(default=24, server_default="24")
+    digest_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     @property
     def is_admin(self) -> bool:
@@ -291,3 +331,91 @@ class FormTokenUse(Model):
 
     token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ReaderAddress(Model):
+    """A reader's e-mail address as far as mail goes: confirmed or not, unsubscribed or not.
+
+    Known by a keyed hash (``email_hash``). Unsubscribing removes the address and keeps the
+    hash: a suppression list that cannot be read back into addresses. The address counts as
+    confirmed while its latest confirmation is newer than its latest unsubscription.
+    """
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirm_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def confirmed(self) -> bool:
+        return self.confirmed_at is not None and (
+            self.unsubscribed_at is None or self.confirmed_at > self.unsubscribed_at
+        )
+
+
+class Webhook(Model):
+    """A site's subscriber over HTTP: its URL gets a signed POST for each event it chose."""
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    secret: Mapped[str] = mapped_column(String(100))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    format: Mapped[WebhookFormat] = mapped_column(
+        _enum(WebhookFormat, "webhook_format"), default=WebhookFormat.JSON
+    )
+    # Paused after too many failures in a row; an admin resumes it.
+    paused: Mapped[bool] = mapped_column(default=False)
+    failures_in_row: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    site: Mapped[Site] = relationship()
+
+
+class OutboxMessage(Model):
+    """Something to tell someone, written in the transaction of its cause (the transactional
+    outbox), and sent by the worker (``flask --app wsgi outbox work``), never by a request.
+
+    An ``event`` row records what happened; the worker expands it into ``mail`` and
+    ``webhook`` rows. A worker claims a row by writing its ``lease_owner`` and ``lease_until``;
+    a crashed worker's lease runs out and another worker takes the row over. ``delivery_id``
+    goes out with the message (``X-Moderation-Delivery``, the mail's Message-ID), the same on
+    every attempt, so a receiver can tell a repeat.
+    """
+
+    __table_args__ = (
+        Index("ix_outbox_due", "state", "next_attempt_at", "id"),
+        Index("ix_outbox_webhook", "webhook_id", "id"),
+        Index("ix_outbox_recipient", "recipient_hash", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OutboxKind] = mapped_column(_enum(OutboxKind, "outbox_kind"))
+    # The event's name (comment.approved …) or the mail's template (reader/published …).
+    topic: Mapped[str] = mapped_column(String(40))
+    site_id: Mapped[int | None] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comment.id", ondelete="SET NULL"))
+    webhook_id: Mapped[int | None] = mapped_column(ForeignKey("webhook.id", ondelete="CASCADE"))
+    # A mail's address, and for readers' mails its keyed hash (daily limit, erasure).
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    recipient_hash: Mapped[str | None] = mapped_column(String(64))
+    # An event's facts; a mail's subject, text, HTML and headers; a webhook call's body.
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    delivery_id: Mapped[str] = mapped_column(String(36), unique=True)
+    state: Mapped[OutboxState] = mapped_column(
+        _enum(OutboxState, "outbox_state"), default=OutboxState.PENDING
+    )
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(36))
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status: Mapped[int | None]  # a webhook's HTTP status, an SMTP reply code
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    webhook: Mapped[Webhook | None] = relationship()

@@ -21,6 +21,7 @@ from . import database, rules, sanitize
 from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site, utcnow
+from .notify import outbox
 
 
 class Decision(enum.StrEnum):
@@ -86,7 +87,8 @@ def change_status(
 
     When the approved list of the article changes (a comment enters or leaves it), the article's
     approved count and version change in the same transaction, with SQL arithmetic so that two
-    workers deciding at once cannot lose an update.
+    workers deciding at once cannot lose an update. The change is an event in the outbox, in
+    the same transaction: the author, moderators and webhooks hear of it from the worker.
     """
     before = comment.status
     comment.status = to
@@ -105,6 +107,16 @@ def change_status(
         note=note or None,
     )
     db.session.add(event)
+    topic = f"comment.{to.value}"
+    if topic in outbox.COMMENT_EVENTS:
+        outbox.record_event(
+            topic,
+            site_id=comment.article.site_id,
+            comment_id=comment.id,
+            previous=before.value,
+            actor=actor.name,
+            note=note or None,
+        )
     return event
 
 

@@ -26,6 +26,7 @@ from . import checks, database, rules, sanitize, sites
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, FormTokenUse, Site, SiteSnapshot, utcnow
+from .notify import outbox
 from .review import Actor, change_status
 from .rules import EMAIL, MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
@@ -42,6 +43,7 @@ class Submission:
     url: str | None = None
     form_token: str | None = None
     honeypot: str | None = None
+    notify: bool = False  # mail the author when it is published or answered (once confirmed)
 
 
 @dataclass(frozen=True)
@@ -155,6 +157,14 @@ def parse_submission(data: Any) -> Submission:
     if url is not None and (len(url) > MAX_URL_LENGTH or not _is_web_address(url)):
         errors["url"] = gettext("Must be an http or https address.")
 
+    notify = data.get("notify", False)
+    if notify is None:
+        notify = False
+    if not isinstance(notify, bool):
+        errors["notify"] = gettext("Must be true or false.")
+    elif notify and email is None and "email" not in errors:
+        errors["email"] = gettext("Give your e-mail address to be notified.")
+
     form_token = _optional_text(data, "form_token", errors)
     honeypot = _optional_text(data, "website", errors)
 
@@ -170,6 +180,7 @@ def parse_submission(data: Any) -> Submission:
         url=url,
         form_token=form_token,
         honeypot=honeypot,
+        notify=notify is True,
     )
 
 
@@ -212,6 +223,7 @@ _NEW_COMMENT = (
             "reasons",
             "source_hash",
             "token_hash",
+            "notify",
             "created_at",
         )
     )
@@ -323,11 +335,21 @@ def _store(
             "reasons": json.dumps(verdict.reasons),
             "source_hash": ctx.source_hash,
             "token_hash": token_hash,
+            "notify": submission.notify,
             "created_at": driver.timestamp(ctx.now),
         },
     )
     assert inserted is not None, "INSERT … RETURNING gives the new row"
     (comment_id,) = inserted
+    # Moderators, webhooks and the author's confirmation mail hear of it through the outbox.
+    outbox.event_on_driver(
+        driver,
+        "comment.created",
+        site_id=ctx.site.id,
+        comment_id=comment_id,
+        now=ctx.now,
+        status=status.value,
+    )
     return comment_id
 
 

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from helpers import make_app, reset_schema
-from servers import CHROMIUM, CHROMIUM_ARGS, LiveServer
+from servers import CHROMIUM, CHROMIUM_ARGS, LiveServer, MailServer
 
 from moderation.extensions import db
 from moderation.sites import create_site
@@ -90,6 +90,25 @@ def ctx(app: Flask) -> Iterator[None]:
     with app.app_context():
         yield
         db.session.remove()
+
+
+# --- mail -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def _smtp_server() -> Iterator[MailServer]:
+    server = MailServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_server(app: Flask, _smtp_server: MailServer) -> MailServer:
+    """A real SMTP server that the test's app sends to; it starts each test empty."""
+    _smtp_server.messages.clear()
+    _smtp_server.refuse = None
+    app.config.update(_smtp_server.config)
+    return _smtp_server
 
 
 # --- live servers and a real browser -------------------------------------------------------

@@ -157,3 +157,24 @@ def least_cpu_seconds(work: Callable[[], object], runs: int = 5) -> float:
         work()
         best = min(best, time.thread_time() - start)
     return best
+
+
+def deliver(app: Flask) -> Any:
+    """Run the outbox worker until nothing is due (``outbox work --once``); returns its tally."""
+    from moderation.notify import worker
+
+    with app.app_context():
+        tally = worker.work(once=True)
+        db.session.remove()
+    return tally
+
+
+def outbox_rows(app: Flask, **where: Any) -> list[Any]:
+    """The outbox's rows (detached), oldest first, filtered by column values."""
+    from moderation.models import OutboxMessage
+
+    with app.app_context():
+        rows = list(db.session.scalars(db.select(OutboxMessage).filter_by(**where).order_by("id")))
+        db.session.expunge_all()
+        db.session.remove()
+    return rows

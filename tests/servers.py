@@ -253,3 +253,56 @@ class Nginx:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+
+
+class MailServer:
+    """A real SMTP server (aiosmtpd) on loopback that keeps every mail it receives.
+
+    ``messages`` are :class:`email.message.EmailMessage` objects, parsed with the default policy;
+    ``refuse`` makes the server answer every RCPT with that reply (``"550 no such user"``).
+    """
+
+    def __init__(self) -> None:
+        from aiosmtpd.controller import Controller
+
+        self.messages: list[Any] = []
+        self.refuse: str | None = None
+        self._lock = threading.Lock()
+        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        import email
+        import email.policy
+
+        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        with self._lock:
+            self.messages.append(parsed)
+        return "250 Message accepted for delivery"
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The app settings that send mail here."""
+        return {"MAIL_BACKEND": "smtp", "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": self.port}
+
+    def to(self, address: str) -> list[Any]:
+        with self._lock:
+            return [m for m in self.messages if address in str(m["To"])]
+
+    def start(self) -> MailServer:
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        self.controller.stop()

@@ -45,6 +45,7 @@ from flask import (
     Response,
     current_app,
     g,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -371,6 +372,9 @@ def safe_next(target: str | None) -> str | None:
 
 
 def is_moderator_page() -> bool:
+    """Whether the request is for a moderator page (False outside requests: mails, say)."""
+    if not has_request_context():
+        return False
     return request.path == PREFIX or request.path.startswith(PREFIX + "/")
 
 

@@ -19,12 +19,12 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from . import bans, database, retention, review, sanitize, sites, subject_requests, wordlists
-from . import moderators as moderator_accounts
-from .errors import InvalidInput, ServiceError
-from .extensions import db
-from .models import BanKind, Comment, CommentStatus, Site
-from .rules import LANGUAGES
+from .. import bans, database, retention, review, sanitize, sites, subject_requests, wordlists
+from .. import moderators as moderator_accounts
+from ..errors import InvalidInput, ServiceError
+from ..extensions import db
+from ..models import BanKind, Comment, CommentStatus, Site
+from ..rules import LANGUAGES
 
 sites_cli = AppGroup("sites", help="Manage the host sites that embed comments.")
 moderators_cli = AppGroup("moderators", help="Manage moderator accounts.")
@@ -504,6 +504,8 @@ def demo(origins: tuple[str, ...], service_url: str) -> None:
 
 
 def init_app(app: Flask) -> None:
-    for group in (sites_cli, moderators_cli, comments_cli, bans_cli, privacy_cli):
+    from .outbox import outbox_cli  # its module imports this one's helpers
+
+    for group in (sites_cli, moderators_cli, comments_cli, bans_cli, privacy_cli, outbox_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
