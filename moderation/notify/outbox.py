@@ -140,6 +140,26 @@ def add_webhook_call(
 # --- claiming and finishing ------------------------------------------------------------------
 
 
+def _due(now: datetime) -> Any:
+    return (
+        select(OutboxMessage.id)
+        .where(
+            OutboxMessage.state == OutboxState.PENDING,
+            OutboxMessage.next_attempt_at <= now,
+            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
+        )
+        .order_by(OutboxMessage.id)
+    )
+
+
+def any_due(now: datetime | None = None) -> bool:
+    """Whether a row is waiting to be claimed: a read, so an idle worker that looks every
+    second does not take SQLite's write lock each time."""
+    found = db.session.scalar(_due(now or utcnow()).limit(1)) is not None
+    database.discard()
+    return found
+
+
 @database.writes
 def claim(owner: str, limit: int, now: datetime | None = None) -> list[int]:
     """Lease up to ``limit`` due rows to ``owner``, oldest first; returns their ids.
@@ -148,17 +168,9 @@ def claim(owner: str, limit: int, now: datetime | None = None) -> list[int]:
     """
     now = now or utcnow()
     lease = timedelta(seconds=int(current_app.config["OUTBOX_LEASE_SECONDS"]))
-    due = (
-        select(OutboxMessage.id)
-        .where(
-            OutboxMessage.state == OutboxState.PENDING,
-            OutboxMessage.next_attempt_at <= now,
-            or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-        )
-        .order_by(OutboxMessage.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock does the same
-    )
+    # SKIP LOCKED on PostgreSQL: rows another worker is claiming are passed over, not waited
+    # for. SQLite renders no FOR UPDATE; its write lock (BEGIN IMMEDIATE) serializes claims.
+    due = _due(now).limit(limit).with_for_update(skip_locked=True)
     ids = list(db.session.scalars(due))
     if ids:
         db.session.execute(

@@ -49,7 +49,7 @@ def work(*, once: bool = False, stop: threading.Event | None = None) -> Tally:
             if time.monotonic() >= next_tick:
                 moderators.tick()
                 next_tick = time.monotonic() + TICK_SECONDS
-            ids = outbox.claim(owner, batch)
+            ids = outbox.claim(owner, batch) if outbox.any_due() else []
             if not ids:
                 if once:
                     break
