@@ -19,17 +19,22 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) $(MO)
 
-# The demo newspaper runs on its own origin (:5001) next to the service (:5000); Ctrl-C stops both.
+# The demo newspaper runs on its own origin (:5001) next to the service (:5000), and the outbox
+# worker beside them prints the mails (MODERATION_MAIL_BACKEND=console); Ctrl-C stops all three.
 run: $(STAMP) $(MO)
 	$(FLASK) db upgrade
 	$(FLASK) demo
 	$(BIN)/python demo/serve.py --port 5001 & demo=$$!; \
-	trap 'kill $$demo 2>/dev/null' EXIT INT TERM; \
+	$(FLASK) outbox work & worker=$$!; \
+	trap 'kill $$demo $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-# As in production: migrate, then gunicorn with gunicorn.conf.py (see docs/deployment.md).
+# As in production: migrate, then gunicorn with gunicorn.conf.py and an outbox worker beside it
+# (see docs/deployment.md); Ctrl-C stops both, the worker after the message in hand.
 serve: $(STAMP) $(MO)
 	$(FLASK) db upgrade
+	$(FLASK) outbox work & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # Load benchmark against a minimal Flask app in the same run (see docs/performance.md).

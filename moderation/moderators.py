@@ -14,7 +14,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from . import database, rules
 from .errors import Conflict, InvalidInput, NotFound
 from .extensions import db
-from .models import Moderator, Role
+from .models import Moderator, NotifyMode, Role
 
 USERNAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,79}")
 MIN_PASSWORD_LENGTH = 10
@@ -137,4 +137,66 @@ def set_locale(moderator: Moderator, locale: str | None) -> Moderator:
             f"The language must be {' or '.join(rules.LANGUAGES)}.", code="invalid_language"
         )
     moderator.locale = locale
+    return moderator
+
+
+def check_notify_email(address: str | None) -> str | None:
+    """A moderator's notification address, stripped (None for none); raises
+    :class:`InvalidInput`. Printable only: it becomes a mail's ``To`` header."""
+    address = (address or "").strip()
+    if not address:
+        return None
+    if (
+        len(address) > rules.MAX_EMAIL_LENGTH
+        or not address.isprintable()
+        or not rules.EMAIL.fullmatch(address)
+    ):
+        raise InvalidInput(
+            gettext("This is not an e-mail address."),
+            code="invalid_email",
+            fields={"email": gettext("This is not an e-mail address.")},
+        )
+    return address
+
+
+def _notify_mode(mode: str) -> NotifyMode:
+    try:
+        return NotifyMode(mode)
+    except ValueError:
+        message = gettext("The mode must be each, digest or off.")
+        raise InvalidInput(message, code="invalid_mode", fields={"mode": message}) from None
+
+
+def _digest_hours(hours: object) -> int:
+    if isinstance(hours, bool) or not isinstance(hours, int):
+        hours = -1
+    if not 1 <= hours <= rules.MAX_DIGEST_HOURS:
+        message = gettext("A digest comes every 1 to %(max)s hours.", max=rules.MAX_DIGEST_HOURS)
+        raise InvalidInput(message, code="invalid_digest_hours", fields={"digest_hours": message})
+    return hours
+
+
+@database.writes
+def set_notifications(
+    username: str, *, email: str | None, mode: str, digest_hours: int | None = None
+) -> Moderator:
+    """How a moderator hears about the queue (see :mod:`moderation.notify.moderators`): the
+    address (None or empty for none), the mode (``each``, ``digest`` or ``off``) and, for
+    digests, every how many hours (1 to :data:`rules.MAX_DIGEST_HOURS`; None keeps it). The
+    first digest comes with the worker's next look at the queue, then one each period.
+
+    ``each`` and ``digest`` need an address. Raises :class:`NotFound` for an unknown
+    moderator and :class:`InvalidInput` for a bad value; then nothing changes.
+    """
+    address = check_notify_email(email)
+    the_mode = _notify_mode(mode)
+    hours = None if digest_hours is None else _digest_hours(digest_hours)
+    if the_mode != NotifyMode.OFF and address is None:
+        message = gettext("Mails need an e-mail address.")
+        raise InvalidInput(message, code="missing_email", fields={"email": message})
+    moderator = get_moderator(username)
+    moderator.notify_email = address
+    moderator.notify_mode = the_mode
+    if hours is not None:
+        moderator.digest_hours = hours
     return moderator

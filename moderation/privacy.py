@@ -41,10 +41,16 @@ def source_hash(address: str | None) -> str | None:
     return hmac.new(_key(), normalized.encode(), hashlib.sha256).hexdigest()
 
 
+def address_hash(address: str) -> str:
+    """The keyed hash of an e-mail address (stripped, lower-cased), 64 hex digits: how readers'
+    mail settings and the suppression list know an address without keeping it."""
+    digest = hmac.new(_key(), b"email:" + address.strip().lower().encode(), hashlib.sha256)
+    return digest.hexdigest()
+
+
 def email_hash(address: str) -> str:
     """A keyed hash of a (lower-cased) e-mail address, for bans that outlive an erasure."""
-    digest = hmac.new(_key(), b"email:" + address.strip().lower().encode(), hashlib.sha256)
-    return "erased:" + digest.hexdigest()
+    return "erased:" + address_hash(address)
 
 
 def request_source() -> str | None:

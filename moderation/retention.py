@@ -8,6 +8,9 @@ purpose either. Run daily (cron or a systemd timer; see docs/data-protection.md)
 * rejected and withdrawn comments, ``RETENTION_REJECTED_DAYS`` (30) days after that decision,
 * bans that ended (lifted or expired) more than ``RETENTION_REJECTED_DAYS`` days ago,
 * the record of spent comment-form tokens once they have expired,
+* notifications (outbox rows) that were delivered, failed or cancelled more than
+  ``RETENTION_OUTBOX_DAYS`` (30) days ago: a mail's row holds its address and text, and has
+  done its job once sent (:func:`moderation.notify.outbox.purge`; pending rows stay),
 
 and clears the source hash of comments older than ``RETENTION_SOURCE_HASH_DAYS`` (30; 0 keeps
 it), together with failed-login records of that age. The time that counts for a comment is its
@@ -50,6 +53,7 @@ from .models import (
     ModerationEvent,
     utcnow,
 )
+from .notify import outbox
 from .review import bump_article
 
 BATCH = 500
@@ -62,6 +66,7 @@ class PurgeResult:
     source_hashes: int = 0
     login_attempts: int = 0
     form_tokens: int = 0
+    notifications: int = 0  # outbox rows: delivered, failed or cancelled
 
     @property
     def comments(self) -> int:
@@ -83,6 +88,7 @@ def purge(
     spam_days: int | None = None,
     rejected_days: int | None = None,
     source_hash_days: int | None = None,
+    outbox_days: int | None = None,
     now: datetime | None = None,
 ) -> PurgeResult:
     """Remove what has outlived its purpose (see the module docstring) and commit in batches.
@@ -91,12 +97,13 @@ def purge(
     one more: what a batch removed stays removed if a later one fails, and no transaction keeps
     other writers waiting for long. ``None`` takes a period from the settings. Raises
     :class:`InvalidInput` for a period under one day (``source_hash_days`` may be 0: keep
-    source hashes).
+    source hashes), before anything is removed.
     """
     now = now or utcnow()
     spam_days = _days(spam_days, "RETENTION_SPAM_DAYS")
     rejected_days = _days(rejected_days, "RETENTION_REJECTED_DAYS")
     source_hash_days = _days(source_hash_days, "RETENTION_SOURCE_HASH_DAYS", allow_zero=True)
+    outbox_days = _days(outbox_days, "RETENTION_OUTBOX_DAYS")
     result = PurgeResult()
 
     last_change = (
@@ -120,7 +127,7 @@ def purge(
     while removed := _purge_batch(due, periods):
         for status, count in removed.items():
             result.removed[status] = result.removed.get(status, 0) + count
-    _purge_the_rest(result, now, rejected_cutoff, source_hash_days)
+    _purge_the_rest(result, now, rejected_cutoff, source_hash_days, outbox_days)
     return result
 
 
@@ -160,10 +167,16 @@ def _purge_batch(due: ColumnElement[bool], periods: dict[CommentStatus, int]) ->
 
 @database.writes
 def _purge_the_rest(
-    result: PurgeResult, now: datetime, ban_cutoff: datetime, source_hash_days: int
+    result: PurgeResult,
+    now: datetime,
+    ban_cutoff: datetime,
+    source_hash_days: int,
+    outbox_days: int,
 ) -> None:
-    """Ended bans, expired form tokens, old source hashes and login records; counted into
-    ``result`` (set, not added to, so a retried attempt counts once)."""
+    """Ended bans, expired form tokens, old source hashes and login records, sent
+    notifications; counted into ``result`` (set, not added to, so a retried attempt counts
+    once)."""
+    result.notifications = outbox.purge(outbox_days, now=now)  # joins this transaction
     result.bans = _rows_changed(
         delete(Ban)
         .where(or_(Ban.lifted_at < ban_cutoff, Ban.expires_at < ban_cutoff))

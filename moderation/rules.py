@@ -160,3 +160,8 @@ SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 
 # What a moderator may search the queue for.
 MAX_SEARCH_LENGTH = 200
+
+# How often a moderator in digest mode gets the digest: every 1 to 168 hours (a week).
+MAX_DIGEST_HOURS = 168
+# A site's overdue limit for its oldest pending comment: 1 minute to a week.
+MAX_OVERDUE_MINUTES = 7 * 24 * 60

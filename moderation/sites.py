@@ -250,13 +250,17 @@ def update_policy(
     rate_limit_per_hour: int | None | Keep = KEEP,
     blocked_words: Iterable[str] | Keep = KEEP,
     watched_words: Iterable[str] | Keep = KEEP,
+    overdue_minutes: int | None | Keep = KEEP,
 ) -> Site:
     """Change a site's abuse policy and commit; what is not given stays as it is.
 
     Numbers are 0 or more (``0`` switches a rate limit off; ``max_links=0`` holds every link);
     ``None`` returns a number to the service default. Word lists are replaced as a whole (see
-    :func:`moderation.wordlists.clean_entries`). Raises :class:`NotFound` for an unknown site
-    and :class:`InvalidInput` for a bad value, changing nothing.
+    :func:`moderation.wordlists.clean_entries`). ``overdue_minutes`` (1 to
+    :data:`rules.MAX_OVERDUE_MINUTES`, or None for no limit) is how long the oldest pending
+    comment may wait before the moderators are alerted (:mod:`moderation.notify.moderators`);
+    a new limit starts a new episode. Raises :class:`NotFound` for an unknown site and
+    :class:`InvalidInput` for a bad value, changing nothing.
     """
     checked: dict[str, object] = {
         "max_links": _number(max_links, "max_links", MAX_LINKS_LIMIT),
@@ -273,8 +277,37 @@ def update_policy(
         checked["watched_words"] = wordlists.clean_entries(watched_words, label="watched list")
     if paused is not KEEP:
         checked["paused"] = paused
+    if overdue_minutes is not KEEP:
+        checked["overdue_minutes"] = _overdue_minutes(overdue_minutes)
     site = get_site(slug)
+    if "overdue_minutes" in checked and checked["overdue_minutes"] != site.overdue_minutes:
+        site.overdue_alerted_at = None
     for name, value in checked.items():
         if value is not KEEP:
             setattr(site, name, value)
     return site
+
+
+def _overdue_minutes(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        value = 0
+    if not 1 <= value <= rules.MAX_OVERDUE_MINUTES:
+        message = gettext(
+            "The overdue limit is 1 to %(max)s minutes, or none.", max=rules.MAX_OVERDUE_MINUTES
+        )
+        raise InvalidInput(
+            message, code="invalid_overdue_minutes", fields={"overdue_minutes": message}
+        )
+    return value
+
+
+@database.writes
+def update_site_settings(
+    slug: str, *, name: str, origins: Iterable[str], language: str, overdue_minutes: int | None
+) -> Site:
+    """The site's admin form: :func:`update_site` and the overdue limit (see
+    :func:`update_policy`) in one transaction, so a bad value anywhere changes nothing."""
+    update_site(slug, name=name, origins=origins, language=language)
+    return update_policy(slug, overdue_minutes=overdue_minutes)

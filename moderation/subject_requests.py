@@ -11,6 +11,11 @@ withdrawal token, but cannot be found by person.
   readable, with name and text replaced by "[gelöscht]" / "[deleted]" (the site's language)
   and their e-mail, source hash and withdrawal token removed. An e-mail ban stays in force,
   its address replaced by a keyed hash. The articles' versions change so cached lists update.
+
+Readers' mail settings count too (:mod:`moderation.notify.readers`): the export shows the
+address's record (confirmed, unsubscribed, when) and the mails queued or sent to it; erasing
+removes the record, or, for an address that unsubscribed, keeps only its keyed hash (the
+suppression list, which must go on working), and deletes the mails to it, sent or not.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import joinedload
 
 from . import database, privacy, sanitize
@@ -34,6 +39,9 @@ from .models import (
     CommentStatus,
     Language,
     ModerationEvent,
+    OutboxKind,
+    OutboxMessage,
+    ReaderAddress,
     utcnow,
 )
 from .review import bump_article
@@ -77,6 +85,26 @@ def _bans(address: str) -> list[Ban]:
                 Ban.value.in_([address, privacy.email_hash(address)]),
             )
             .order_by(Ban.id)
+        )
+    )
+
+
+def _reader_address(address: str) -> ReaderAddress | None:
+    return db.session.scalar(
+        select(ReaderAddress).where(ReaderAddress.email_hash == privacy.address_hash(address))
+    )
+
+
+def _mails(address: str) -> list[OutboxMessage]:
+    """Readers' mails to the address (each carries its keyed hash), queued or sent."""
+    return list(
+        db.session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.kind == OutboxKind.MAIL,
+                OutboxMessage.recipient_hash == privacy.address_hash(address),
+            )
+            .order_by(OutboxMessage.id)
         )
     )
 
@@ -144,9 +172,41 @@ def export_data(email: str) -> dict[str, Any]:
             }
             for ban in _bans(address)
         ],
+        "notifications": _notifications(address),
     }
     database.discard()
     return data
+
+
+def _notifications(address: str) -> dict[str, Any]:
+    """The address's mail settings and the mails to it, for :func:`export_data`."""
+    record = _reader_address(address)
+    return {
+        "address": None
+        if record is None
+        else {
+            "email": record.email,
+            "email_hash": record.email_hash,
+            "confirmed": record.confirmed,
+            "confirmed_at": _time(record.confirmed_at),
+            "unsubscribed_at": _time(record.unsubscribed_at),
+            "confirmation_sent_at": _time(record.confirm_sent_at),
+            "created_at": _time(record.created_at),
+        },
+        "mails": [
+            {
+                "kind": mail.topic,
+                "to": mail.recipient,
+                "state": mail.state.value,
+                "subject": mail.payload.get("subject"),
+                "text": mail.payload.get("text"),
+                "comment_id": mail.comment_id,
+                "created_at": _time(mail.created_at),
+                "delivered_at": _time(mail.delivered_at),
+            }
+            for mail in _mails(address)
+        ],
+    }
 
 
 def erasable(email: str) -> tuple[int, int]:
@@ -157,11 +217,34 @@ def erasable(email: str) -> tuple[int, int]:
     return counts
 
 
+def erasable_mail_records(email: str) -> int:
+    """How many mail records :func:`erase_data` would touch: the address's mail settings (1 or
+    0; an unsubscribed one without its address counts as nothing, it stays) and mails to it."""
+    address = _address(email)
+    record = _reader_address(address)
+    count = len(_mails(address)) + int(record is not None and not _suppression_only(record))
+    database.discard()
+    return count
+
+
+def _suppression_only(record: ReaderAddress) -> bool:
+    """Nothing left but the hash of an unsubscribed address: the suppression list's entry."""
+    return (
+        record.email is None
+        and record.unsubscribed_at is not None
+        and not record.confirmed
+        and record.confirmed_at is None
+    )
+
+
 @dataclass(frozen=True)
 class Erased:
     anonymized: int  # published comments that keep their place
     deleted: int  # other comments, removed
     bans: int  # e-mail bans whose address was replaced by its hash
+    mails: int = 0  # readers' mails to the address, queued or sent, deleted
+    # What became of its mail settings: "deleted", "suppressed" (only the hash kept) or None.
+    notifications: str | None = None
 
 
 @database.writes
@@ -174,6 +257,7 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
     anonymized = deleted = 0
     touched: set[int] = set()
     comments = _comments(address)
+    _erase_mails_about(address, [comment.id for comment in comments])
     for comment in comments:
         if comment.status == CommentStatus.APPROVED:
             placeholder = deleted_text(comment.article.site.language)
@@ -225,4 +309,50 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
             bans += 1
     for article_id in touched:
         bump_article(article_id)
-    return Erased(anonymized=anonymized, deleted=deleted, bans=bans)
+    mails, notifications = _erase_mail_records(address)
+    return Erased(
+        anonymized=anonymized,
+        deleted=deleted,
+        bans=bans,
+        mails=mails,
+        notifications=notifications,
+    )
+
+
+def _erase_mails_about(address: str, comment_ids: list[int]) -> None:
+    """Delete the mails and webhook calls *about* the reader's comments: a moderator's mail or
+    a ``comment.created`` call quotes the text and the name, queued or kept until the purge.
+    Before the comments go, which would leave these rows without their ``comment_id``. Mails
+    to the reader are left to :func:`_erase_mail_records`, which counts them."""
+    if comment_ids:
+        db.session.execute(
+            delete(OutboxMessage).where(
+                OutboxMessage.kind.in_((OutboxKind.MAIL, OutboxKind.WEBHOOK)),
+                OutboxMessage.comment_id.in_(comment_ids),
+                or_(
+                    OutboxMessage.recipient_hash.is_(None),
+                    OutboxMessage.recipient_hash != privacy.address_hash(address),
+                ),
+            )
+        )
+
+
+def _erase_mail_records(address: str) -> tuple[int, str | None]:
+    """Delete the mails to the address (pending ones are so cancelled) and its mail settings;
+    an address that unsubscribed keeps its hash, so it is still never mailed."""
+    result = db.session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.kind == OutboxKind.MAIL,
+            OutboxMessage.recipient_hash == privacy.address_hash(address),
+        )
+    )
+    mails = int(getattr(result, "rowcount", 0) or 0)
+    record = _reader_address(address)
+    if record is None:
+        return mails, None
+    if record.unsubscribed_at is not None and not record.confirmed:
+        record.email = None
+        record.confirmed_at = None
+        return mails, "suppressed"
+    db.session.delete(record)
+    return mails, "deleted"

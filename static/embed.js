@@ -162,6 +162,15 @@ Widget.prototype.buildForm = function () {
   form.appendChild(w.formTitle);
   w.field(form, "author", t.name, "input", { maxlength: w.limits.author, autocomplete: "name", required: "" });
   w.field(form, "email", t.email, "input", { type: "email", maxlength: S.email, autocomplete: "email" }, el("span", "", t.emailHint));
+  // Opt in to mails about this comment (published, answered); the service asks to confirm.
+  var check = el("p", "cm-check"), notify = el("input"), label = el("label", "", t.notify);
+  notify.type = "checkbox";
+  notify.name = "notify";
+  label.htmlFor = notify.id = "cm-notify";
+  check.appendChild(notify);
+  check.appendChild(label);
+  form.appendChild(check);
+  w.inputs.notify = notify;
   var counter = el("span");
   var body = w.field(form, "body", t.body, "textarea", { rows: 5, maxlength: w.limits.body, required: "" }, counter);
   function count() { counter.textContent = fill(t.left, w.limits.body - body.value.length); }
@@ -321,6 +330,7 @@ Widget.prototype.submit = function () {
   var data = {
     author: inputs.author.value,
     email: inputs.email.value.trim() || null,
+    notify: inputs.notify.checked,
     body: inputs.body.value,
     parent_id: w.parent || null,
     form_token: w.token,

@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -306,3 +307,157 @@ class MailServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+class WebhookReceiver:
+    """A real HTTP server on loopback that takes webhook calls and keeps each one.
+
+    ``requests`` holds a :class:`ReceivedCall` per request (method, path, headers, raw body).
+    ``fail`` answers the next that many requests with ``fail_status`` (500); ``delay`` makes
+    every answer wait that many seconds first (to run past the sender's timeout);
+    ``redirect_to`` answers with a 302 to that address.
+    """
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.requests: list[ReceivedCall] = []
+        self.fail = 0
+        self.fail_status = 500
+        self.delay = 0.0
+        self.redirect_to: str | None = None
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 -- the name http.server calls
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                with receiver._lock:
+                    receiver.requests.append(
+                        ReceivedCall(self.command, self.path, dict(self.headers.items()), body)
+                    )
+                    failing = receiver.fail > 0
+                    if failing:
+                        receiver.fail -= 1
+                    delay, redirect = receiver.delay, receiver.redirect_to
+                if delay:
+                    time.sleep(delay)
+                if redirect:
+                    self.send_response(302)
+                    self.send_header("Location", redirect)
+                    status, answer = None, b""
+                elif failing:
+                    status, answer = receiver.fail_status, b"receiver broke"
+                else:
+                    status, answer = 200, b"ok"
+                if status is not None:
+                    self.send_response(status)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                try:
+                    self.wfile.write(answer)
+                except OSError:  # the sender gave up waiting
+                    pass
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self.port = self._server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class ReceivedCall:
+    """One request a :class:`WebhookReceiver` took."""
+
+    def __init__(self, method: str, path: str, headers: dict[str, str], body: bytes) -> None:
+        self.method = method
+        self.path = path
+        self.headers = headers
+        self.body = body
+
+    def header(self, name: str) -> str | None:
+        """A header by name, whatever its case on the wire."""
+        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
+
+
+class OutboxWorker:
+    """``flask --app wsgi outbox work`` in a process of its own, as an operator runs it.
+
+    ``env`` is added to ``base_env`` (default: this process's environment); the worker's output
+    goes to ``log``. :meth:`wait_ready` waits for its first line, which names it: ``owner``
+    is the ``lease_owner`` of the rows it holds.
+    """
+
+    def __init__(
+        self, env: Mapping[str, str], *, log: Path, base_env: Mapping[str, str] | None = None
+    ) -> None:
+        self.log = log
+        self.owner = ""
+        full_env = {
+            **(os.environ if base_env is None else base_env),
+            **env,
+            "PYTHONUNBUFFERED": "1",  # its lines show as they are written
+        }
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "outbox", "work"],
+                cwd=ROOT,
+                env=full_env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_ready(self, timeout: float = 60) -> OutboxWorker:
+        """Wait until the worker polls the outbox (its first line says so); else RuntimeError."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = re.search(r"as worker (\S+)", self.output())
+            if found:
+                self.owner = found.group(1)
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.process.kill()
+        self.process.wait()
+        raise RuntimeError(f"the outbox worker did not start:\n{self.output()}")
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> int:
+        """Send ``signum`` and wait: the exit code (negative when a signal ended it)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+            raise RuntimeError(f"the outbox worker did not stop:\n{self.output()}") from None
+
+    def delivered(self) -> int:
+        """How many deliveries the stopped worker counted (its last line says)."""
+        found = re.search(r"(\d+) delivered", self.output())
+        if found is None:
+            raise RuntimeError(f"the outbox worker reported nothing:\n{self.output()}")
+        return int(found.group(1))
+
+
+def delivery_ids(server: MailServer) -> Counter[str]:
+    """How often each delivery id reached ``server``: a mail's Message-ID is
+    ``<delivery id@domain>``."""
+    with server._lock:
+        messages = list(server.messages)
+    return Counter(str(m["Message-ID"]).strip("<>").partition("@")[0] for m in messages)

@@ -192,6 +192,18 @@ def test_post_stores_a_pending_comment_and_redirects(app: Flask, client: FlaskCl
     assert "0 Kommentare" in page.text  # nothing is public before approval
 
 
+def test_the_form_offers_to_notify_and_stores_the_choice(app: Flask, client: FlaskClient) -> None:
+    page = client.get(PAGE).text
+    assert '<input id="notify" name="notify" type="checkbox" value="y">' in page
+    label = "Benachrichtigen, wenn mein Kommentar veröffentlicht wird oder jemand antwortet"
+    assert f'<label for="notify">{label}</label>' in page
+    english = client.get(f"{PAGE}?lang=en").text
+    assert "Notify me when my comment is published or someone replies" in english
+    assert send(client, email="anna@example.org", notify="y").status_code == 303
+    assert send(client, email="ben@example.org").status_code == 303
+    assert [c.notify for c in comments(app)] == [True, False]
+
+
 def test_post_needs_no_session_cookie(app: Flask, client: FlaskClient) -> None:
     """Flask-WTF's session CSRF is on, yet a cookie-less post (as in a framed page) works."""
     assert app.config.get("WTF_CSRF_ENABLED", True)
@@ -239,6 +251,7 @@ BAD_FORMS = [
     ("bad email", {"email": "no-at-sign"}, "email", "gültige E-Mail-Adresse"),
     ("parent unknown", {"parent_id": "999"}, "parent_id", "kann man nicht antworten"),
     ("parent not a number", {"parent_id": "abc"}, "parent_id", "kann man nicht antworten"),
+    ("notify without email", {"notify": "y"}, "email", "um benachrichtigt zu werden"),
 ]
 
 

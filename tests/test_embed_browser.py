@@ -452,10 +452,13 @@ def test_widget_styles_are_scoped_themeable_and_keyboard_friendly(
     assert send.evaluate("b => getComputedStyle(b).backgroundColor") == "rgb(163, 38, 27)"
     # Our styles do not leak out: the page's own headings keep their serif font.
     assert "Georgia" in page.locator("h1").evaluate("h => getComputedStyle(h).fontFamily")
-    # Keyboard only: from the name field, Tab reaches e-mail, comment and the button.
+    # Keyboard only: from the name field, Tab reaches e-mail, the box for mails, comment and
+    # the button.
     widget.get_by_label("Name").focus()
     page.keyboard.type("Kai")
     page.keyboard.press("Tab")
+    page.keyboard.press("Tab")
+    expect(widget.get_by_role("checkbox")).to_be_focused()
     page.keyboard.press("Tab")
     page.keyboard.type("Nur mit der Tastatur.")
     page.keyboard.press("Tab")
@@ -488,3 +491,32 @@ def test_reading_the_article_nothing_jumps(
     page.mouse.wheel(0, -5000)
     page.wait_for_timeout(300)
     assert page.locator(".lead").bounding_box() == lead
+
+
+# --- notifications ---------------------------------------------------------------------------
+
+
+def test_a_reader_ticks_the_box_to_be_notified(
+    app: Flask, host: LiveServer, reader: Callable[..., Any]
+) -> None:
+    page = reader()
+    page.goto(f"{host.url}/")
+    widget = page.locator("#comments")
+    box = widget.get_by_label(
+        "Benachrichtigen, wenn mein Kommentar veröffentlicht wird oder jemand antwortet"
+    )
+    expect(box).not_to_be_checked()
+    box.check()
+    # Without an address the service asks for one, at the address field; nothing is stored.
+    write(page, "Halten Sie mich auf dem Laufenden.")
+    expect(widget.locator("#cm-email-error")).to_have_text(
+        "Bitte geben Sie Ihre E-Mail-Adresse an, um benachrichtigt zu werden."
+    )
+    expect(widget.get_by_label("E-Mail (optional)")).to_have_attribute("aria-invalid", "true")
+    assert rows(app) == []
+    expect(box).to_be_checked()
+    write(page, "Halten Sie mich auf dem Laufenden.", email="anna@example.org")
+    expect(widget.get_by_role("status")).to_contain_text("Danke!")
+    (comment,) = rows(app)
+    assert comment.notify is True and comment.email == "anna@example.org"
+    assert page.errors == []

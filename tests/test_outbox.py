@@ -169,3 +169,12 @@ def test_status_retry_and_purge_from_the_cli(app: Flask, runner: FlaskCliRunner)
         assert outbox.purge(30) == 0
         assert outbox.purge(30, now=utcnow() + timedelta(days=31)) == 1
         db.session.remove()
+
+
+def test_the_console_backend_prints_the_mail_readably(app: Flask, capsys: Any) -> None:
+    queue_mail(app, subject="Grüße")
+    app.config["MAIL_BACKEND"] = "console"
+    assert deliver(app).delivered == 1
+    printed = capsys.readouterr().out
+    assert "Subject: Grüße" in printed
+    assert "Diese E-Mail wurde automatisch vom Kommentardienst versandt." in printed

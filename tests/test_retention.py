@@ -20,8 +20,11 @@ from moderation.models import (
     CommentStatus,
     LoginAttempt,
     ModerationEvent,
+    OutboxMessage,
+    OutboxState,
     utcnow,
 )
+from moderation.notify import outbox
 from moderation.review import Actor, decide
 
 
@@ -199,7 +202,13 @@ def test_periods_from_arguments_and_settings(app: Flask, client: FlaskClient) ->
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"spam_days": 0}, {"rejected_days": -1}, {"source_hash_days": -1}, {"spam_days": True}],
+    [
+        {"spam_days": 0},
+        {"rejected_days": -1},
+        {"source_hash_days": -1},
+        {"spam_days": True},
+        {"outbox_days": 0},
+    ],
 )
 def test_purge_refuses_bad_periods(app: Flask, client: FlaskClient, kwargs: dict) -> None:
     a_comment(app, client, "spam", 100)
@@ -230,6 +239,7 @@ def test_cli_purge(app: Flask, client: FlaskClient, runner: FlaskCliRunner) -> N
         (["--spam-days", "0"], "at least 1"),
         (["--rejected-days", "-3"], "at least 1"),
         (["--source-hash-days", "-1"], "at least 0"),
+        (["--outbox-days", "0"], "at least 1"),
         (["--spam-days", "sieben"], "not a valid integer"),
         (["--days", "7"], "No such option"),
     ],
@@ -243,6 +253,55 @@ def test_cli_purge_refuses_bad_input(
     assert result.exit_code != 0
     assert message in result.output
     assert snapshot(app) == before
+
+
+# --- notifications -----------------------------------------------------------------------
+
+
+def a_notification(app: Flask, state: OutboxState, days: float) -> int:
+    """An outbox mail written ``days`` ago, and sent (or given up) then unless still pending."""
+    with app.app_context():
+        row = outbox.add_mail("test", "leser@example.org", {"subject": "s", "text": "t"})
+        then = utcnow() - timedelta(days=days)
+        row.state, row.created_at = state, then
+        row.delivered_at = then if state == OutboxState.DELIVERED else None
+        db.session.commit()
+        row_id = row.id
+        db.session.remove()
+    return row_id
+
+
+def notifications(app: Flask) -> set[int]:
+    with app.app_context():
+        found = set(db.session.scalars(db.select(OutboxMessage.id)))
+        db.session.remove()
+        return found
+
+
+def test_purge_removes_sent_notifications_after_their_days(app: Flask) -> None:
+    old = {
+        a_notification(app, OutboxState.DELIVERED, 31),
+        a_notification(app, OutboxState.FAILED, 40),
+        a_notification(app, OutboxState.CANCELLED, 40),
+    }
+    recent = a_notification(app, OutboxState.DELIVERED, 29)
+    waiting = a_notification(app, OutboxState.PENDING, 40)  # never removed before it is sent
+    with app.app_context():
+        assert retention.purge().notifications == 3
+    assert notifications(app) == {recent, waiting}
+    with app.app_context():
+        assert retention.purge(outbox_days=10).notifications == 1
+        assert retention.purge(outbox_days=10).notifications == 0
+    assert notifications(app) == {waiting} and not old & notifications(app)
+
+
+def test_cli_purge_counts_sent_notifications(app: Flask, runner: FlaskCliRunner) -> None:
+    a_notification(app, OutboxState.DELIVERED, 12)
+    kept = a_notification(app, OutboxState.DELIVERED, 8)
+    result = runner.invoke(args=["privacy", "purge", "--outbox-days", "10"])
+    assert result.exit_code == 0, result.output
+    assert "1 sent notifications" in result.output
+    assert notifications(app) == {kept}
 
 
 def test_status_names_match_the_model() -> None:

@@ -8,21 +8,30 @@ decides through the other's moderator UI, and the very next list request on *eac
 ETag each host gave before the decision no longer matches (a 200 with the new list, not a 304).
 The reverse too: a rejection or a withdrawal through one host is gone from the other at once.
 All with the default ``LIST_STATE_TTL`` (0). PostgreSQL only: SQLite is one host's file.
+
+Each host also runs its own outbox worker (``flask --app wsgi outbox work``, as
+docs/deployment.md's systemd unit does): the notifications of comments posted through both
+hosts are delivered once each, though both workers claim from the same outbox.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from flask import Flask
-from helpers import THREAD
+from helpers import THREAD, outbox_rows
 from moderator_ui import PASSWORD, TOKEN, add_moderator
-from servers import Gunicorn
+from servers import Gunicorn, MailServer, OutboxWorker, delivery_ids
+
+from moderation.extensions import db
+from moderation.models import Moderator, NotifyMode, OutboxKind, OutboxState
 
 pytestmark = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 
@@ -31,6 +40,18 @@ WORKERS = 2
 # request is a new connection; a sync worker takes one at a time).
 ROUNDS = 6
 LIST = f"{THREAD}/comments"
+
+
+def host_env(name: str, database_url: str, tmp_path: Path) -> dict[str, str]:
+    """Host ``name``'s settings: its own instance folder, the database and key all share."""
+    return {
+        "MODERATION_DATABASE_URL": database_url,
+        "MODERATION_INSTANCE_PATH": str(tmp_path / f"host-{name}"),
+        "MODERATION_SECRET_KEY": "one-key-for-every-host",
+        "MODERATION_MIN_SUBMIT_SECONDS": "0",
+        "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
+        "MODERATION_RATE_LIMIT_PER_HOUR": "0",
+    }
 
 
 @pytest.fixture
@@ -42,15 +63,8 @@ def hosts(app: Flask, database_url: str, tmp_path: Path) -> Iterator[tuple[str, 
     errors: list[BaseException] = []
 
     def start(name: str) -> None:
-        env = {
-            "MODERATION_DATABASE_URL": database_url,
-            "MODERATION_INSTANCE_PATH": str(tmp_path / f"host-{name}"),
-            "MODERATION_SECRET_KEY": "one-key-for-every-host",
-            "MODERATION_MIN_SUBMIT_SECONDS": "0",
-            "MODERATION_RATE_LIMIT_PER_MINUTE": "0",
-            "MODERATION_RATE_LIMIT_PER_HOUR": "0",
-        }
         log = tmp_path / f"host-{name}.log"
+        env = host_env(name, database_url, tmp_path)
         try:
             servers[name] = Gunicorn(env, log=log, workers=WORKERS, base_env=base_env)
         except BaseException as error:  # re-raised in the test's thread
@@ -182,3 +196,59 @@ def test_a_rejection_or_withdrawal_on_one_host_is_gone_from_every_host(
     assert response.status_code == 200, response.text
 
     assert_next_requests_show(hosts, etags, [])
+
+
+def test_notifications_caused_through_both_hosts_are_delivered_once_each(
+    app: Flask,
+    hosts: tuple[str, str],
+    mail_server: MailServer,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    add_moderator(app)
+    with app.app_context():  # a mail for each new comment (moderators notify --mode each)
+        mona = db.session.scalars(db.select(Moderator).filter_by(username="mona")).one()
+        mona.notify_email, mona.notify_mode = "mona@newsroom.example", NotifyMode.EACH
+        db.session.commit()
+        db.session.remove()
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+    workers = [
+        OutboxWorker(
+            host_env(name, database_url, tmp_path)
+            | {
+                "MODERATION_MAIL_BACKEND": "smtp",
+                "MODERATION_MAIL_SERVER": "127.0.0.1",
+                "MODERATION_MAIL_PORT": str(mail_server.port),
+                "MODERATION_OUTBOX_POLL_SECONDS": "0.1",
+            },
+            log=tmp_path / f"worker-{name}.log",
+            base_env=base_env,
+        )
+        for name in "ab"
+    ]
+    for worker in workers:
+        worker.wait_ready()
+    comments = [
+        post_comment(host, f"Kommentar {n} über {host}")[0] for n in range(10) for host in hosts
+    ]
+
+    def done() -> bool:
+        mails = outbox_rows(app, kind=OutboxKind.MAIL)
+        return len(mails) == len(comments) and not outbox_rows(app, state=OutboxState.PENDING)
+
+    deadline = time.monotonic() + 60
+    while not done():
+        assert time.monotonic() < deadline, [w.output() for w in workers]
+        time.sleep(0.1)
+    assert [worker.stop() for worker in workers] == [0, 0]
+
+    events = outbox_rows(app, kind=OutboxKind.EVENT)
+    assert sorted(e.comment_id for e in events) == sorted(comments)
+    assert {e.state for e in events} == {OutboxState.DELIVERED}  # each expanded once
+    mails = outbox_rows(app, kind=OutboxKind.MAIL)
+    assert sorted(m.comment_id for m in mails) == sorted(comments)  # one per comment
+    assert {(m.recipient, m.state) for m in mails} == {
+        ("mona@newsroom.example", OutboxState.DELIVERED)
+    }
+    assert delivery_ids(mail_server) == Counter(m.delivery_id for m in mails)  # once each
+    assert sum(worker.delivered() for worker in workers) == len(mails)

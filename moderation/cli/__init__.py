@@ -98,6 +98,11 @@ def _limit(value: str | None, name: str) -> int | None | sites.Keep:
 @click.option("--rate-limit-per-minute", "per_minute", help="0 is off; or 'default'.")
 @click.option("--rate-limit-per-hour", "per_hour", help="0 is off; or 'default'.")
 @click.option("--pause/--resume", "paused", default=None, help="Close or reopen all commenting.")
+@click.option(
+    "--overdue-minutes",
+    "overdue",
+    help="Alert the moderators when the oldest pending comment waits longer; or 'off'.",
+)
 @reports_errors
 def sites_set(
     slug: str,
@@ -109,13 +114,16 @@ def sites_set(
     per_minute: str | None,
     per_hour: str | None,
     paused: bool | None,
+    overdue: str | None,
 ) -> None:
-    """Change a site's abuse policy: word lists, link and rate limits, pause."""
+    """Change a site's abuse policy: word lists, link and rate limits, pause; its overdue
+    alert."""
     current = sites.get_site(slug)
     changes: dict[str, Any] = {
         "max_links": _limit(max_links, "--max-links"),
         "rate_limit_per_minute": _limit(per_minute, "--rate-limit-per-minute"),
         "rate_limit_per_hour": _limit(per_hour, "--rate-limit-per-hour"),
+        "overdue_minutes": _overdue_minutes(overdue),
     }
     if block or unblock:
         changes["blocked_words"] = wordlists.edit(current.blocked_words or [], block, unblock)
@@ -125,6 +133,18 @@ def sites_set(
         changes["paused"] = paused
     site = sites.update_policy(slug, **changes)
     _show_policy(site)
+
+
+def _overdue_minutes(value: str | None) -> int | None | sites.Keep:
+    """``--overdue-minutes``: a number, or ``off`` (no alert)."""
+    if value is None:
+        return sites.KEEP
+    if value.strip().lower() == "off":
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise InvalidInput("--overdue-minutes must be a whole number or 'off'.") from None
 
 
 def _show_policy(site: Site) -> None:
@@ -147,6 +167,8 @@ def _show_policy(site: Site) -> None:
     )
     click.echo(f"Blocked words:   {', '.join(policy.blocked_words) or '-'}")
     click.echo(f"Watched words:   {', '.join(policy.watched_words) or '-'}")
+    overdue = f"after {site.overdue_minutes} minutes" if site.overdue_minutes else "off"
+    click.echo(f"Overdue alert:   {overdue}")
 
 
 @sites_cli.command("show")
@@ -190,6 +212,27 @@ def moderators_deactivate(username: str) -> None:
     """End a moderator's access (their next request is refused)."""
     moderator_accounts.set_active(username, False)
     click.echo(f"Deactivated {username}")
+
+
+@moderators_cli.command("notify")
+@click.argument("username")
+@click.option("--email", help="Where the mails go (kept as it is when not given).")
+@click.option("--mode", required=True, help="each (a mail per new comment), digest or off.")
+@click.option("--digest-hours", type=int, help="A digest every N hours (1-168).")
+@reports_errors
+def moderators_notify(
+    username: str, email: str | None, mode: str, digest_hours: int | None
+) -> None:
+    """Choose how a moderator hears about new comments: each, digest or off."""
+    if email is None:
+        email = moderator_accounts.get_moderator(username).notify_email
+    moderator = moderator_accounts.set_notifications(
+        username, email=email, mode=mode, digest_hours=digest_hours
+    )
+    how = moderator.notify_mode.value
+    if moderator.notify_mode.value == "digest":
+        how += f" every {moderator.digest_hours} hours"
+    click.echo(f"{moderator.username}: {how}, to {moderator.notify_email or '-'}")
 
 
 # --- comments --------------------------------------------------------------------------------
@@ -399,19 +442,27 @@ def bans_lift(ban_ids: tuple[int, ...]) -> None:
 @click.option(
     "--source-hash-days", type=int, help="Keep source hashes [RETENTION_SOURCE_HASH_DAYS]."
 )
+@click.option("--outbox-days", type=int, help="Keep sent notifications [RETENTION_OUTBOX_DAYS].")
 @reports_errors
 def privacy_purge(
-    spam_days: int | None, rejected_days: int | None, source_hash_days: int | None
+    spam_days: int | None,
+    rejected_days: int | None,
+    source_hash_days: int | None,
+    outbox_days: int | None,
 ) -> None:
-    """Remove old spam, rejected and withdrawn comments and old source hashes (run daily)."""
+    """Remove old spam, rejected and withdrawn comments, old source hashes and sent
+    notifications (run daily)."""
     result = retention.purge(
-        spam_days=spam_days, rejected_days=rejected_days, source_hash_days=source_hash_days
+        spam_days=spam_days,
+        rejected_days=rejected_days,
+        source_hash_days=source_hash_days,
+        outbox_days=outbox_days,
     )
     by_status = ", ".join(f"{n} {status}" for status, n in sorted(result.removed.items()))
     click.echo(
         f"Removed {result.comments} comments ({by_status or 'none due'}), {result.bans} ended "
         f"bans, {result.login_attempts} old failed logins, {result.form_tokens} expired form "
-        f"tokens; cleared {result.source_hashes} "
+        f"tokens, {result.notifications} sent notifications; cleared {result.source_hashes} "
         "source hashes."
     )
 
@@ -449,19 +500,24 @@ def privacy_export(email: str, output: str | None) -> None:
 def privacy_erase(email: str, yes: bool, actor: str) -> None:
     """Erase what is stored for an e-mail address; published comments become "[deleted]"."""
     comments, plain_bans = subject_requests.erasable(email)
+    mail_records = subject_requests.erasable_mail_records(email)
     address = email.strip().lower()
-    if not comments and not plain_bans:
+    if not comments and not plain_bans and not mail_records:
         click.echo(f"Nothing is stored for {address}.")
         return
     if not yes:
+        mails = f", {mail_records} mail records" if mail_records else ""
         click.confirm(
-            f"Erase {comments} comments and hash {plain_bans} bans of {address}?", abort=True
+            f"Erase {comments} comments{mails} and hash {plain_bans} bans of {address}?",
+            abort=True,
         )
     erased = subject_requests.erase_data(email, actor=actor)
     click.echo(
         f"Anonymized {erased.anonymized} published comments, deleted {erased.deleted} others, "
-        f"hashed the address in {erased.bans} bans."
+        f"hashed the address in {erased.bans} bans, deleted {erased.mails} mails to it."
     )
+    if erased.notifications == "suppressed":
+        click.echo("It had unsubscribed: only its keyed hash stays, so it is never mailed.")
 
 
 # --- demo ------------------------------------------------------------------------------------
@@ -509,3 +565,6 @@ def init_app(app: Flask) -> None:
     for group in (sites_cli, moderators_cli, comments_cli, bans_cli, privacy_cli, outbox_cli):
         app.cli.add_command(group)
     app.cli.add_command(demo)
+    from .webhooks import webhooks_cli  # as outbox_cli
+
+    app.cli.add_command(webhooks_cli)

@@ -33,9 +33,12 @@ def outbox_work(once: bool) -> None:
             f"MODERATION_PUBLIC_URL is not set: links in mails point to {DEVELOPMENT_URL}",
             err=True,
         )
+    # The worker's name in the leases it writes (lease_owner), shown so its rows can be told.
+    owner = outbox.new_delivery_id()
     if not once:
-        click.echo(f"Delivering notifications ({current_app.config['MAIL_BACKEND']} mail) …")
-    tally = worker.work(once=once, stop=stop)
+        backend = current_app.config["MAIL_BACKEND"]
+        click.echo(f"Delivering notifications ({backend} mail) as worker {owner} …")
+    tally = worker.work(once=once, stop=stop, owner=owner)
     click.echo(
         f"{tally.expanded} events expanded, {tally.delivered} delivered, "
         f"{tally.failed} failed attempts"

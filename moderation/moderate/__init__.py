@@ -29,12 +29,14 @@ from .. import rules
 from ..errors import InvalidInput, ServiceError
 from ..i18n import current_locale, error_message
 from ..models import CommentStatus
-from . import abuse, admin, auth, pages, queue
+from . import abuse, admin, auth, pages, queue, settings, webhooks
 from .auth import is_moderator_page, load_moderator
 
 bp = Blueprint("moderate", __name__, url_prefix=auth.PREFIX)
 for child in (auth.bp, queue.bp, admin.bp, abuse.bp):
     bp.register_blueprint(child)
+bp.register_blueprint(webhooks.bp)
+bp.register_blueprint(settings.bp)  # the moderator's own mail settings
 
 
 def common() -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, flash, g, redirect, render_template, request, url_for
@@ -9,6 +10,7 @@ from flask_babel import gettext
 from werkzeug.wrappers import Response as HTTPResponse
 
 from .. import moderators, sites
+from ..errors import InvalidInput
 from .auth import admin_required
 from .forms import NewModeratorForm, NewSiteForm, PasswordForm, SiteForm
 from .pages import save_form, validated
@@ -90,16 +92,32 @@ def admin_site(slug: str) -> Any:
     if request.method == "GET":
         form.origins.data = "\n".join(site.origins or [])
         form.language.data = site.language.value
+        form.overdue_minutes.data = str(site.overdue_minutes or "")
 
     def save() -> tuple[str, str]:
-        sites.update_site(
+        sites.update_site_settings(
             slug,
             name=form.name.data or "",
             origins=(form.origins.data or "").split(),
             language=form.language.data or "",
+            overdue_minutes=_minutes(form.overdue_minutes.data),
         )
         return gettext("Saved."), url_for(".admin_site", slug=slug)
 
     return save_form(
         form, save, lambda: render_template("moderate/admin_site.html", site=site, form=form)
     )
+
+
+def _minutes(raw: str | None) -> int | None:
+    """The overdue limit from the form: empty is none; ASCII digits only ("²" is no number),
+    :func:`sites.update_policy` checks the range."""
+    value = (raw or "").strip()
+    if not value:
+        return None
+    if not re.fullmatch(r"[0-9]{1,10}", value):
+        raise InvalidInput(
+            gettext("The overdue limit is a number of minutes, or empty for none."),
+            code="invalid_overdue_minutes",
+        )
+    return int(value)

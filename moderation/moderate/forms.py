@@ -13,7 +13,7 @@ from wtforms import BooleanField, HiddenField, PasswordField, StringField, TextA
 from wtforms.validators import AnyOf, DataRequired, Length, Optional
 from wtforms.widgets import TextArea
 
-from ..rules import LANGUAGES, MAX_NOTE_LENGTH, MAX_TITLE_LENGTH
+from ..rules import LANGUAGES, MAX_EMAIL_LENGTH, MAX_NOTE_LENGTH, MAX_TITLE_LENGTH
 
 # --- moderator UI ------------------------------------------------------------------------------
 
@@ -51,6 +51,8 @@ class SiteForm(FlaskForm):
     )
     # Rendered as a <select> by the template; plain strings keep WTForms' choice API out.
     language = StringField(_l("Language"), validators=[AnyOf(LANGUAGES)])
+    # Empty: no overdue alert (checked by sites.update_policy).
+    overdue_minutes = StringField(_l("Overdue alert after … minutes"), validators=[Length(max=10)])
 
 
 class NewSiteForm(SiteForm):
@@ -98,3 +100,12 @@ class SitePolicyForm(FlaskForm):
         _l("Comments per source per hour"), validators=[Length(max=10)]
     )
     paused = BooleanField(_l("Pause all commenting on this site"))
+
+
+class NotifySettingsForm(FlaskForm):
+    """A moderator's own notification settings. The values are checked by
+    :func:`moderation.moderators.set_notifications`, which the CLI calls too."""
+
+    email = StringField(_l("E-mail address"), validators=[Optional(), Length(max=MAX_EMAIL_LENGTH)])
+    mode = StringField(_l("Mails"), validators=[AnyOf(["each", "digest", "off"])])
+    digest_hours = StringField(_l("A digest every … hours"), validators=[Length(max=10)])

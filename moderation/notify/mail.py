@@ -19,6 +19,7 @@ import ssl
 import sys
 import threading
 from collections.abc import Iterator
+from email import policy as email_policy
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
 from typing import Any
@@ -79,12 +80,18 @@ def compose(
     }
 
 
+# Headers fold at RFC 5322's hard limit, not at 78: the default policy turns a word too long for
+# a 78-character line (the URL in List-Unsubscribe) into RFC 2047 encoded words, which mail
+# programs do not decode there, so the one-click unsubscribe would not work.
+POLICY = email_policy.default.clone(max_line_length=998)
+
+
 def message(row: OutboxMessage) -> EmailMessage:
     """The outbox row as a mail, with a Message-ID made of its delivery id and a Date."""
     content = row.payload
     sender = str(current_app.config["MAIL_FROM"])
     domain = parseaddr(sender)[1].rpartition("@")[2] or "localhost"
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["Subject"] = header_text(content["subject"])
     mail["From"] = sender
     mail["To"] = row.recipient or ""
@@ -99,6 +106,14 @@ def message(row: OutboxMessage) -> EmailMessage:
 
 
 _console = threading.Lock()
+
+
+def readable(mail: EmailMessage) -> str:
+    """The mail as the console backend prints it: its headers and its text part, decoded
+    (the wire form has the German text in base64)."""
+    headers = "".join(f"{name}: {value}\n" for name, value in mail.items())
+    text = mail.get_body(("plain",))
+    return headers + "\n" + (text.get_content() if isinstance(text, EmailMessage) else "")
 
 
 class Postman:
@@ -124,7 +139,7 @@ class Postman:
             return Outcome(False, f"not a valid mail: {error}", permanent=True)
         if self.config["MAIL_BACKEND"] == "console":
             with _console:
-                sys.stdout.write(f"{'-' * 72}\n{mail.as_string()}\n")
+                sys.stdout.write(f"{'-' * 72}\n{readable(mail)}\n")
                 sys.stdout.flush()
             return Outcome(True)
         try:

@@ -36,10 +36,16 @@ class Tally:
     kinds: dict[str, int] = field(default_factory=dict)
 
 
-def work(*, once: bool = False, stop: threading.Event | None = None) -> Tally:
-    """Deliver until ``stop`` is set; with ``once``, until nothing is due."""
+def work(
+    *, once: bool = False, stop: threading.Event | None = None, owner: str | None = None
+) -> Tally:
+    """Deliver until ``stop`` is set; with ``once``, until nothing is due.
+
+    ``owner`` names this worker in the leases it writes (a fresh id when not given), so an
+    operator can tell from its log line which rows it holds.
+    """
     stop = stop or threading.Event()
-    owner = outbox.new_delivery_id()
+    owner = owner or outbox.new_delivery_id()
     batch = int(current_app.config["OUTBOX_BATCH"])
     poll = float(current_app.config["OUTBOX_POLL_SECONDS"])
     tally = Tally()
@@ -55,27 +61,36 @@ def work(*, once: bool = False, stop: threading.Event | None = None) -> Tally:
                     break
                 stop.wait(poll)
                 continue
-            process(ids, owner, tally, stop)
+            if not process(ids, owner, tally, stop) and not stop.is_set():
+                # Rows the lease left no time for: give them back now, not when it runs out.
+                outbox.release(owner)
     finally:
         outbox.release(owner)
         database.discard()
     return tally
 
 
-def process(ids: list[int], owner: str, tally: Tally, stop: threading.Event) -> None:
-    """Handle claimed rows in order, while the lease leaves time to finish each."""
-    margin = timedelta(seconds=float(current_app.config["WEBHOOK_TIMEOUT"]) + 15)
+def process(ids: list[int], owner: str, tally: Tally, stop: threading.Event) -> bool:
+    """Handle claimed rows in order, while the lease leaves time to finish each; False when
+    it stopped before the end (``stop``, or a lease running out).
+
+    A row is begun only while ``margin`` of its lease is left, time to send it and record the
+    outcome before another worker may take it over. The margin is at most half the lease, or
+    a lease shorter than a webhook's timeout would never let anything be sent.
+    """
+    lease = float(current_app.config["OUTBOX_LEASE_SECONDS"])
+    margin = timedelta(seconds=min(float(current_app.config["WEBHOOK_TIMEOUT"]) + 15, lease / 2))
     with Postman() as postman:
         for row_id in ids:
             if stop.is_set():
-                return
+                return False
             database.discard()  # read each row afresh
             row = outbox.leased(row_id, owner)
             if row is None:
                 tally.lost += 1
                 continue
             if row.lease_until is not None and utcnow() > row.lease_until - margin:
-                return  # released by work(); another turn claims them again
+                return False  # released by work(); another turn claims them again
             tally.kinds[row.kind.value] = tally.kinds.get(row.kind.value, 0) + 1
             if row.kind == OutboxKind.EVENT:
                 if _expand(row_id, owner):
@@ -94,6 +109,7 @@ def process(ids: list[int], owner: str, tally: Tally, stop: threading.Event) -> 
                 tally.delivered += 1
             else:
                 tally.failed += 1
+    return True
 
 
 @database.writes

@@ -2,6 +2,7 @@
 
 * :mod:`.api`: the JSON API (``/api/v1``) and its OpenAPI document (:mod:`.openapi`);
 * :mod:`.embed`: the widget and count scripts and the no-JS page (``/embed/…``);
+* :mod:`.notifications`: the pages behind the links in readers' mails (confirm, unsubscribe);
 * :mod:`.fast_path`: a WSGI layer that answers the approved list's 304s and cached pages
   before Flask.
 """
@@ -10,13 +11,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, embed, fast_path
+from . import api, embed, fast_path, notifications
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
     app.session_interface = api.SessionsOutsideTheApi()
     app.register_blueprint(embed.bp)
+    app.register_blueprint(notifications.bp)
     # Outermost: the approved list's 304s and cached pages are answered before Flask (and
     # ProxyFix, which they do not need); see fast_path.py.
     app.wsgi_app = fast_path.FastPath(app, app.wsgi_app)  # type: ignore[method-assign]

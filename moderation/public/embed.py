@@ -133,6 +133,7 @@ def widget_words() -> dict[str, str]:
         "name": gettext("Name"),
         "email": gettext("E-mail (optional)"),
         "emailHint": gettext("will not be published"),
+        "notify": notify_text(),
         "body": gettext("Comment"),
         "left": gettext("%(n)s characters left", n=SLOT),
         "send": gettext("Post comment"),
@@ -238,6 +239,11 @@ def closed_text(code: str) -> str | None:
     if code == "closed":
         return gettext("Comments on this article are closed.")
     return None
+
+
+def notify_text() -> str:
+    """The opt-in box's label, on the page and in the widget."""
+    return gettext("Notify me when my comment is published or someone replies")
 
 
 def fields_text() -> str:
@@ -454,6 +460,7 @@ def _submit(the_site: SiteSnapshot, article: str, form: CommentForm) -> HTTPResp
     data = {
         "author": form.author.data or "",
         "email": form.email.data or None,
+        "notify": bool(form.notify.data),
         "body": form.body.data or "",
         "parent_id": _parent_id(form.parent_id.data),
         "form_token": form.form_token.data or None,

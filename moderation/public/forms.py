@@ -7,7 +7,7 @@ It only carries data; the rules for a comment live in one place,
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField
 
 
 class CommentForm(FlaskForm):
@@ -23,6 +23,8 @@ class CommentForm(FlaskForm):
 
     author = StringField()
     email = EmailField()
+    # Mail me when it is published or answered (double opt-in; moderation.notify.readers).
+    notify = BooleanField()
     body = TextAreaField()
     parent_id = HiddenField()
     form_token = HiddenField()

@@ -322,6 +322,16 @@ def _schemas(config: Any) -> dict[str, Any]:
                     "pattern": rules.visible_character_class(),
                 },
                 "email": {"type": ["string", "null"], "maxLength": MAX_EMAIL_LENGTH},
+                "notify": {
+                    "type": ["boolean", "null"],
+                    "default": False,
+                    "description": (
+                        "Mail the author when the comment is published or not, and when an"
+                        " approved reply answers it; needs `email`. The address gets a"
+                        " confirmation mail first (double opt-in); nothing else is sent to it"
+                        " until it is confirmed."
+                    ),
+                },
                 "parent_id": {
                     "type": ["integer", "null"],
                     "minimum": 1,
