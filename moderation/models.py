@@ -136,6 +136,12 @@ class Site(Model):
     overdue_minutes: Mapped[int | None]
     # When the current overdue episode was alerted; cleared once the queue is back in time.
     overdue_alerted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Trusted readers (moderation/trust.py): off by default; a reader with a confirmed address,
+    # ``trust_min_approved`` approved comments in ``trust_days`` and no rejection or spam in
+    # that time is published at once, if the other checks let the comment through.
+    trust_readers: Mapped[bool] = mapped_column(default=False, server_default=false())
+    trust_min_approved: Mapped[int] = mapped_column(default=3, server_default="3")
+    trust_days: Mapped[int] = mapped_column(default=180, server_default="180")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     articles: Mapped[list[Article]] = relationship(back_populates="site")
@@ -419,3 +425,34 @@ class OutboxMessage(Model):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     webhook: Mapped[Webhook | None] = relationship()
+
+
+class CommentClaim(Model):
+    """A moderator looking at a card: the others see "anna is looking at this" until ``until``.
+
+    One row per comment; a later focus by anyone replaces it. Only a hint against double work:
+    a decision is guarded by the comment's latest event (see moderation.review), not by this.
+    """
+
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comment.id", ondelete="CASCADE"), primary_key=True
+    )
+    moderator_id: Mapped[int] = mapped_column(ForeignKey("moderator.id", ondelete="CASCADE"))
+    until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    moderator: Mapped[Moderator] = relationship()
+
+
+class ReaderKey(Model):
+    """A key held by one reader's browser, bound to their confirmed address (its keyed hash).
+
+    Given to the browser that confirmed the address, and sent with that reader's later
+    submissions: trust needs the key, so typing someone else's address is not enough. Only the
+    key's SHA-256 is stored.
+    """
+
+    __table_args__ = (Index("ix_reader_key_email", "email_hash"),)
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
