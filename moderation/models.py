@@ -110,6 +110,12 @@ class OutboxState(enum.StrEnum):
     CANCELLED = "cancelled"  # no longer to be sent (an erased address, a removed webhook)
 
 
+class ReportStatus(enum.StrEnum):
+    OPEN = "open"
+    DISMISSED = "dismissed"  # the comment stays
+    UPHELD = "upheld"  # the comment was removed
+
+
 class BanKind(enum.StrEnum):
     SOURCE = "source"  # a keyed hash of a reader's address
     EMAIL = "email"
@@ -142,6 +148,12 @@ class Site(Model):
     trust_readers: Mapped[bool] = mapped_column(default=False, server_default=false())
     trust_min_approved: Mapped[int] = mapped_column(default=3, server_default="3")
     trust_days: Mapped[int] = mapped_column(default=180, server_default="180")
+    # Readers' reports (moderation/reports.py): after this many open reports a published
+    # comment goes back to the queue; None (default): never on its own.
+    report_hold_after: Mapped[int | None]
+    # The grounds a moderator chooses from when rejecting or removing (statement of reasons);
+    # None: the service's defaults (moderation/rules.py).
+    removal_grounds: Mapped[list[str] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     articles: Mapped[list[Article]] = relationship(back_populates="site")
@@ -292,6 +304,8 @@ class ModerationEvent(Model):
     from_status: Mapped[CommentStatus | None] = mapped_column(_enum(CommentStatus, "from_status"))
     to_status: Mapped[CommentStatus | None] = mapped_column(_enum(CommentStatus, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
+    # The ground of a rejection or removal (statement of reasons, DSA Art. 17): "off_topic" …
+    ground: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     comment: Mapped[Comment | None] = relationship()
@@ -456,3 +470,35 @@ class ReaderKey(Model):
     key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     email_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Report(Model):
+    """A reader's notice that a published comment is illegal or breaks the rules (DSA Art. 16).
+
+    The reporter's address is optional and never public; it gets the receipt and the decision
+    through the outbox, and is erased with the reporter's other data.
+    """
+
+    __table_args__ = (
+        Index("ix_report_comment", "comment_id", "status"),
+        Index("ix_report_status_created", "status", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(ForeignKey("comment.id", ondelete="SET NULL"))
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    category: Mapped[str] = mapped_column(String(40))
+    law: Mapped[str | None] = mapped_column(String(500))  # for illegal content: which law or ground
+    explanation: Mapped[str] = mapped_column(Text)
+    email: Mapped[str | None] = mapped_column(String(320))
+    source_hash: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[ReportStatus] = mapped_column(
+        _enum(ReportStatus, "report_status"), default=ReportStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("moderator.id", ondelete="SET NULL")
+    )
+
+    comment: Mapped[Comment | None] = relationship()
