@@ -245,6 +245,10 @@ class Comment(Model):
     # The author asked to be told when it is published or answered (once the address is
     # confirmed; see moderation.notify.readers).
     notify: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Written by a moderator as the newsroom ("Redaktion"), published at once.
+    staff: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # An editors' pick ("Redaktionsempfehlung"), listed first with ?sort=featured.
+    featured: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(
@@ -482,6 +486,7 @@ class Report(Model):
     __table_args__ = (
         Index("ix_report_comment", "comment_id", "status"),
         Index("ix_report_status_created", "status", "created_at"),
+        Index("ix_report_source_created", "source_hash", "created_at"),  # the rate limit
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

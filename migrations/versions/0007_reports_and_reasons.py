@@ -48,6 +48,7 @@ def upgrade():
     )
     op.create_index("ix_report_comment", "report", ["comment_id", "status"])
     op.create_index("ix_report_status_created", "report", ["status", "created_at"])
+    op.create_index("ix_report_source_created", "report", ["source_hash", "created_at"])
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.add_column(sa.Column("report_hold_after", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("removal_grounds", sa.JSON(), nullable=True))
@@ -61,6 +62,7 @@ def downgrade():
     with op.batch_alter_table("site", schema=None) as batch_op:
         batch_op.drop_column("removal_grounds")
         batch_op.drop_column("report_hold_after")
+    op.drop_index("ix_report_source_created", table_name="report")
     op.drop_index("ix_report_status_created", table_name="report")
     op.drop_index("ix_report_comment", table_name="report")
     op.drop_table("report")
