@@ -38,11 +38,16 @@ serve: $(STAMP) $(MO)
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
 # Load benchmark against a minimal Flask app in the same run (see docs/performance.md).
+# DB=postgres: against a throwaway PostgreSQL started for the run (benchmarks/with_postgres.sh).
 bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; } || \
 		echo "wrk is not available: using the Python load generator"
+ifeq ($(DB),postgres)
+	benchmarks/with_postgres.sh $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+else
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+endif
 
 test: $(STAMP) $(MO)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -7,6 +7,10 @@ whenever the approved list changes. A ``304`` is answered from that state alone.
 page is built once per version and kept in a small per-worker cache (:class:`PageCache`) keyed
 by (article, version, limit, after): a new version is a new key, so the cache is never stale
 and needs no invalidation across workers or hosts. Counts for many articles are one query.
+
+On PostgreSQL the states themselves are kept in each worker's memory and PostgreSQL tells every
+worker of each change (:mod:`moderation.state_cache`): a ``304``, a cached page and counts then
+need no query at all.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from flask import Flask, current_app
 from sqlalchemy import Engine, Select, and_, bindparam, select
 
-from . import database
+from . import database, state_cache
 from .errors import NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, Site
@@ -87,6 +92,13 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
     clients and proxies may already wait). The default, 0, reads the state every time.
     """
     app = _app(app)
+    watch = _watch(app)
+    generation = watch.generation() if watch is not None else None
+    if generation is not None:
+        assert watch is not None
+        found = watch.get(site_slug, article_key)
+        if found is not None:
+            return cast(ThreadState, found)
     ttl = float(app.config["LIST_STATE_TTL"])
     if ttl > 0:
         states = _state_cache(app)
@@ -100,6 +112,9 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
     site_id, article_id, version, count = row
     state = ThreadState(site_id, article_id, version or 0, count or 0)
+    if generation is not None:
+        assert watch is not None
+        watch.put(generation, site_slug, site_id, article_key, state)
     if ttl > 0:
         if len(states) >= int(app.config["LIST_CACHE_ENTRIES"]):
             states.clear()  # bounded; a full cache simply starts again
@@ -109,6 +124,35 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
 
 def _state_cache(app: Flask) -> dict[tuple[str, str], tuple[float, ThreadState]]:
     return app.extensions.setdefault("moderation.state_cache", {})
+
+
+def _watch(app: Flask) -> state_cache.Watch | None:
+    """This app's :class:`~moderation.state_cache.Watch` on PostgreSQL (unless
+    ``DATABASE_LISTEN`` is off), made on first use; None on SQLite."""
+    found = app.extensions.get("moderation.watch", _NO_WATCH)
+    if found is _NO_WATCH:
+        found = None
+        bound = engine(app)
+        if bound.dialect.name == "postgresql" and app.config["DATABASE_LISTEN"]:
+            found = state_cache.Watch(bound, float(app.config["DATABASE_LISTEN_HEARTBEAT"]))
+        app.extensions["moderation.watch"] = found
+    return cast("state_cache.Watch | None", found)
+
+
+_NO_WATCH = object()
+
+
+def _heard_by_the_workers(app: Flask) -> None:
+    """After a write use case commits: return once this worker's listener has heard of it
+    (:meth:`~moderation.state_cache.Watch.barrier`). PostgreSQL signals all listeners at once,
+    so the answer to a decision leaves when, in practice, every worker has been told. Nothing
+    where no list was served yet (no listener), and nothing on SQLite."""
+    watch = app.extensions.get("moderation.watch")
+    if isinstance(watch, state_cache.Watch):
+        watch.barrier()
+
+
+database.after_write.append(_heard_by_the_workers)
 
 
 @dataclass(frozen=True)
@@ -252,25 +296,59 @@ def approved_page(state: ThreadState, limit: int, after: int | None) -> dict:
 def _counts_statement(keys: int) -> Select:
     """The counts query for this many article keys (parameters ``key0`` …, ``slug``): site by
     slug, each article by its (site_id, key) unique index, the count from the article's
-    ``approved_count``. One statement per number of keys, so each is compiled once."""
+    ``approved_count``, with the rest of each article's state for the worker's cache. One
+    statement per number of keys, so each is compiled once."""
     wanted = _article.c.key.in_([bindparam(f"key{number}") for number in range(keys)])
     return (
-        select(_site.c.id, _article.c.key, _article.c.approved_count)
+        select(
+            _site.c.id,
+            _article.c.key,
+            _article.c.approved_count,
+            _article.c.id,
+            _article.c.version,
+        )
         .select_from(_site.outerjoin(_article, and_(_article.c.site_id == _site.c.id, wanted)))
         .where(_site.c.slug == bindparam("slug"))
     )
 
 
-def counts(site_slug: str, article_keys: Iterable[str]) -> dict[str, int]:
+def counts(site_slug: str, article_keys: Iterable[str], app: Flask | None = None) -> dict[str, int]:
     """Approved comments per article key, all in one query; unknown articles count 0.
 
     Article pages ask for these on every view of a front page, so the query goes straight to
-    the driver, like the list's state.
+    the driver, like the list's state; on PostgreSQL the counts come from the states this
+    worker already holds (:mod:`moderation.state_cache`), and only the articles it does not
+    hold are asked for.
     """
+    app = _app(app)
     keys = list(dict.fromkeys(article_keys))
-    params = {f"key{number}": key for number, key in enumerate(keys)}
-    rows = database.read_all(_counts_statement(len(keys)), params | {"slug": site_slug})
+    watch = _watch(app)
+    generation = watch.generation() if watch is not None else None
+    held: dict[str, ThreadState] = {}
+    if generation is not None:
+        assert watch is not None
+        for key in keys:
+            found = watch.get(site_slug, key)
+            if found is not None:
+                held[key] = cast(ThreadState, found)
+        if len(held) == len(keys):
+            return {key: held[key].count for key in keys}
+    missing = [key for key in keys if key not in held]
+    params = {f"key{number}": key for number, key in enumerate(missing)}
+    statement = _counts_statement(len(missing))
+    rows = database.read_all(statement, params | {"slug": site_slug}, engine(app))
     if not rows:
         raise NotFound(f"There is no site {site_slug!r}.", code="unknown_site")
-    found = {key: count for _, key, count in rows if key is not None}
-    return {key: found.get(key, 0) for key in keys}
+    site_id = rows[0][0]
+    read = {
+        key: ThreadState(site_id, article_id, version, count)
+        for _, key, count, article_id, version in rows
+        if key is not None
+    }
+    for key in missing:
+        state = read.get(key) or ThreadState(site_id, None, 0, 0)
+        held[key] = state
+        if generation is not None:
+            assert watch is not None
+            watch.put(generation, site_slug, site_id, key, state)
+    return {key: held[key].count for key in keys}

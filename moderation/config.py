@@ -26,9 +26,23 @@ class Defaults:
     # NORMAL: survives a crashed process but not a power cut; far faster on slow-syncing disks.
     SQLITE_SYNCHRONOUS = "FULL"
     SQLITE_WRITE_ATTEMPTS = 5  # a write use case is run again while SQLite reports a lock
-    DATABASE_POOL_SIZE = 5
-    DATABASE_MAX_OVERFLOW = 10
-    DATABASE_POOL_RECYCLE = 1800
+    # PostgreSQL connections per process. A sync gunicorn worker serves one request at a time,
+    # which holds at most its session's connection and one read beside it: two kept open, more
+    # opened only for a burst (threads of the development server) and closed again.
+    DATABASE_POOL_SIZE = 2
+    DATABASE_MAX_OVERFLOW = 8
+    DATABASE_POOL_RECYCLE = 1800  # seconds; an older connection is replaced before use
+    # A pooled connection unused for this many seconds is pinged before it is handed out (one
+    # round trip), so a database restarted during a quiet spell costs no request. A busy
+    # worker's connections are never that idle, and pay nothing; 0 pings on every checkout.
+    DATABASE_PING_IDLE_SECONDS = 10
+    # PostgreSQL: each worker keeps articles' list states (version, count) in memory and hears
+    # of every change through LISTEN/NOTIFY on a connection of its own (moderation/state_cache.py),
+    # so most list, 304 and counts requests need no query. False asks the database on every
+    # request, as a proxy that pools by transaction (PgBouncer's pool_mode=transaction) needs:
+    # it cannot carry LISTEN.
+    DATABASE_LISTEN = True
+    DATABASE_LISTEN_HEARTBEAT = 2.0  # seconds between the listener's proofs of life
     SQLALCHEMY_TRACK_MODIFICATIONS = False
 
     # --- secrets (never in code: generated into instance/ when unset) ----------------------
@@ -62,6 +76,7 @@ class Defaults:
     RATE_LIMIT_PER_MINUTE = 3  # comments per source and site in any 60 seconds; 0 is off
     RATE_LIMIT_PER_HOUR = 20  # … in any hour; 0 is off
     DUPLICATE_WINDOW_HOURS = 24  # the same text again within this is spam; 0 is off
+    REPORT_RATE_LIMIT_PER_HOUR = 10  # readers' reports per source in any hour; 0 is off
 
     # --- retention (flask --app wsgi privacy purge) -----------------------------------------
     RETENTION_SPAM_DAYS = 7  # spam is removed this long after it became spam
@@ -109,6 +124,8 @@ class Defaults:
     LOGIN_MAX_ATTEMPTS_PER_SOURCE = 20
     LOGIN_KNOWN_DEVICE_DAYS = 180  # lifetime of the known-device cookie set at each login
     QUEUE_PAGE_SIZE = 25  # cards per page of the moderation queue
+    QUEUE_CLAIM_SECONDS = 120  # "anna is looking at this" shows this long after a focus
+    QUEUE_POLL_SECONDS = 5.0  # how often an open queue asks for news (while visible)
 
     # --- moderator UI language and time zone ------------------------------------------------
     BABEL_DEFAULT_LOCALE = "en"  # when the browser asks for neither German nor English
@@ -143,7 +160,13 @@ def load_config(app: Flask, test_config: dict | None = None) -> None:
                 "pool_size": int(app.config["DATABASE_POOL_SIZE"]),
                 "max_overflow": int(app.config["DATABASE_MAX_OVERFLOW"]),
                 "pool_recycle": int(app.config["DATABASE_POOL_RECYCLE"]),
-                "pool_pre_ping": True,
+                # Not pool_pre_ping: a round trip on every checkout, which doubled the cost of
+                # the hottest reads. database.init_app pings only connections that sat idle
+                # (DATABASE_PING_IDLE_SECONDS), and reads on the driver retry a dropped one.
+                "pool_pre_ping": False,
+                # The connection used last is handed out first: it has the statements psycopg
+                # prepared (per connection, after five runs of one).
+                "pool_use_lifo": True,
             },
         )
 

@@ -56,13 +56,22 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.dml import UpdateBase
 
 from .extensions import db
 
 P = ParamSpec("P")
 R = TypeVar("R")
+
+# Called with the app after a use case of :func:`writes` has committed, outside its
+# transaction, and after one of :func:`writes_on_driver` that updated an article or a site
+# (moderation.approved waits there until the workers' caches have heard of it).
+after_write: list[Callable[[Flask], None]] = []
+# The tables the approved lists and counts are read from (an UPDATE of them on the Driver
+# counts as a change of a list).
+_LISTED = ("article", "site")
 
 # Execution option that makes the next SQLite transaction on a connection BEGIN IMMEDIATE.
 IMMEDIATE = "moderation_sqlite_immediate"
@@ -74,6 +83,7 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         engine = db.engine
     if engine.dialect.name != "sqlite":
+        _ping_idle_connections(engine, float(app.config["DATABASE_PING_IDLE_SECONDS"]))
         return
     _keep_sqlite_files_private(app, engine)
     busy_timeout = int(app.config["SQLITE_BUSY_TIMEOUT_MS"])
@@ -106,6 +116,36 @@ def init_app(app: Flask) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             connection.exec_driver_sql("BEGIN")
+
+
+def _ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection before handing it out only if it sat unused ``idle_seconds``.
+
+    ``pool_pre_ping`` pings on every checkout: a round trip as long as the hot path's one query,
+    on every request. A connection the worker used a moment ago is as alive as a ping would
+    show; one that sat idle may have been closed by a database restart or a firewall in the
+    meantime. So only those are pinged, and a dead one is replaced before the request sees it
+    (SQLAlchemy's ``DisconnectionError``: the pool opens a fresh connection instead). A
+    connection that dies while in use fails its request as it would with pre-ping; the reads
+    on the driver (:func:`read_all`) try once more on a fresh one.
+    """
+
+    @event.listens_for(engine, "checkin")
+    def note_last_use(dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info["moderation_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        used = record.info.get("moderation_used")
+        if used is None or time.monotonic() - used < idle_seconds:
+            return  # new (just connected) or used a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            if engine.dialect.is_disconnect(cast(Any, error), dbapi_connection, None):
+                raise DisconnectionError(str(error)) from error
+            raise
 
 
 def sqlite_file(engine: Engine) -> str | None:
@@ -290,9 +330,18 @@ def writes(func: Callable[P, R]) -> Callable[P, R]:
                 del session.info[_WRITING]
                 session.expire_on_commit = expire_on_commit
 
-        return _attempts(func.__name__, attempt)
+        result = _attempts(func.__name__, attempt)
+        _after_write()
+        return result
 
     return wrapper
+
+
+def _after_write() -> None:
+    if after_write:
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        for hook in after_write:
+            hook(app)
 
 
 def discard() -> None:
@@ -308,24 +357,69 @@ def discard() -> None:
 @contextlib.contextmanager
 def reading(engine: Engine | None = None) -> Iterator[Driver]:
     """A :class:`Driver` on a pooled connection, outside any transaction of the session: no
-    ORM, and each statement compiled once per process; on SQLite (autocommit) each SELECT is
-    its own snapshot. For the reads that every article view or comment makes. ``engine``
-    defaults to the current app's (:mod:`moderation.public.fast_path` passes it, as it runs
-    outside any Flask context)."""
+    ORM, and each statement compiled once per process. In autocommit mode on both databases,
+    so each SELECT is its own snapshot (as each statement of a READ COMMITTED transaction is
+    on PostgreSQL) and a read costs one round trip: no ``BEGIN`` before it, no ``ROLLBACK``
+    after it. That also keeps psycopg's prepared statements, which it drops at every rollback.
+    For the reads that every article view or comment makes. ``engine`` defaults to the current
+    app's (:mod:`moderation.public.fast_path` passes it, as it runs outside any Flask
+    context)."""
     engine = engine or db.engine
-    connection = engine.raw_connection()
-    try:
+    with _autocommit(engine.raw_connection(), engine) as connection:
         yield Driver(connection, engine.dialect)
+
+
+@contextlib.contextmanager
+def _autocommit(connection: Any, engine: Engine) -> Iterator[Any]:
+    """A pooled connection in autocommit mode (SQLite's already are), given back to the pool
+    as it was handed out; one that cannot be is invalidated (the pool replaces it)."""
+    postgres = engine.dialect.name == "postgresql"
+    try:
+        if postgres:
+            connection.driver_connection.autocommit = True
+        yield connection
+        if postgres:
+            connection.driver_connection.autocommit = False  # only possible outside a transaction
+    except BaseException:
+        if postgres and not _autocommit_off(connection):
+            connection.invalidate()
+        raise
     finally:
-        connection.close()  # back to the pool, which ends any transaction the driver opened
+        connection.close()  # back to the pool
+
+
+def _autocommit_off(connection: Any) -> bool:
+    """Try to set a connection back to what the pool expects; False if it cannot be."""
+    try:
+        connection.driver_connection.autocommit = False
+    except Exception:
+        return False
+    return True
 
 
 def read_all(
     statement: Statement, params: Mapping[str, Any] | None = None, engine: Engine | None = None
 ) -> list[tuple]:
-    """Rows of one query, read as :func:`reading` does."""
-    with reading(engine) as driver:
-        return driver.all(statement, params)
+    """Rows of one query, read as :func:`reading` does.
+
+    A connection the database dropped (a restart, an idle timeout) is replaced and the query
+    sent once more on a fresh one: the pool hands out connections without pinging them first
+    (see :func:`_ping_idle_connections`).
+    """
+    engine = engine or db.engine
+    for attempt in (1, 2):
+        connection = engine.raw_connection()
+        dbapi_connection = connection.driver_connection
+        try:
+            with _autocommit(connection, engine):
+                return Driver(connection, engine.dialect).all(statement, params)
+        except Exception as error:
+            if attempt == 2 or not engine.dialect.is_disconnect(
+                cast(Any, error), dbapi_connection, None
+            ):
+                raise
+            engine.pool.dispose()  # its other idle connections are likely gone too
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def read_one(
@@ -452,12 +546,19 @@ class Driver:
     timestamps through :meth:`timestamp`. Timestamps go in and come out as SQLAlchemy keeps
     them (naive UTC; text on SQLite), so rows written here read the same through the models.
     A plain string is sent as it is (``BEGIN IMMEDIATE``).
+
+    With ``pipeline`` (psycopg's, see :func:`writes_on_driver`) a statement is queued, not
+    sent: the queue goes to the server in one round trip when a result is needed. What
+    :meth:`execute` returns sends the queue as soon as anything of it is used (``rowcount``,
+    say), so a caller sees the same cursor either way.
     """
 
-    def __init__(self, connection: Any, dialect: Dialect) -> None:
+    def __init__(self, connection: Any, dialect: Dialect, pipeline: Any = None) -> None:
         self.cursor = connection.cursor()
         self.dialect = dialect
         self.sqlite = dialect.name == "sqlite"
+        self.pipeline = pipeline
+        self.changed_lists = False  # it wrote to a table the approved lists are read from
         self._compiled = _compiled.setdefault(dialect.name, {})
 
     def render(self, statement: Statement, params: Mapping[str, Any] | None = None) -> tuple:
@@ -472,6 +573,10 @@ class Driver:
 
     def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> Any:
         self.cursor.execute(*self.render(statement, params))
+        if isinstance(statement, UpdateBase) and getattr(statement.table, "name", "") in _LISTED:
+            self.changed_lists = True  # an approved list may have changed: see after_write
+        if self.pipeline is not None:
+            return _Queued(self.cursor, self.pipeline)
         return self.cursor
 
     def one(self, statement: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
@@ -499,12 +604,34 @@ class Driver:
         return value.replace(tzinfo=UTC)
 
 
+class _Queued:
+    """A cursor whose statement may still wait in psycopg's pipeline: using it (its
+    ``rowcount``, a fetch) first sends whatever is queued and waits for the results."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: Any, pipeline: Any) -> None:
+        self._cursor = cursor
+        self._pipeline = pipeline
+
+    def __getattr__(self, name: str) -> Any:
+        self._pipeline.sync()
+        return getattr(self._cursor, name)
+
+
 def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R]:
     """Like :func:`writes`, for a use case that takes a :class:`Driver` as first argument.
 
     Its transaction is on a pooled connection of its own, begun with ``BEGIN IMMEDIATE`` on
     SQLite, committed when the use case returns and rolled back when it raises; SQLite locks
     are retried as :func:`writes` retries them. It cannot join another transaction.
+
+    On PostgreSQL the transaction runs in psycopg's pipeline mode: a statement whose result
+    the use case does not read (``BEGIN``, an advisory lock, an INSERT without RETURNING, the
+    ``COMMIT``) travels with the next one that it does read, instead of costing a round trip of
+    its own. A submission's transaction takes six round trips instead of ten. An error in a
+    queued statement is raised where the queue is next sent, still inside the use case, and
+    rolls everything back as any error does.
     """
 
     @functools.wraps(func)
@@ -516,14 +643,23 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
             raise RuntimeError(f"{func.__name__} cannot run inside a use case's transaction")
         end_reading()
 
+        changed_lists = False
+
         def attempt() -> R:
+            nonlocal changed_lists
             connection = engine.raw_connection()
             try:
-                driver = Driver(connection, engine.dialect)
-                if driver.sqlite:
+                if engine.dialect.name == "postgresql":
+                    with connection.driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
+                        driver = Driver(connection, engine.dialect, pipeline)
+                        result = func(driver, *args, **kwargs)
+                        connection.commit()  # sends the queue and the COMMIT, and waits
+                else:
+                    driver = Driver(connection, engine.dialect)
                     driver.execute("BEGIN IMMEDIATE")
-                result = func(driver, *args, **kwargs)
-                connection.commit()
+                    result = func(driver, *args, **kwargs)
+                    connection.commit()
+                changed_lists = driver.changed_lists
                 return result
             except BaseException:
                 connection.rollback()
@@ -531,6 +667,9 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
             finally:
                 connection.close()  # back to the pool
 
-        return _attempts(func.__name__, attempt)
+        result = _attempts(func.__name__, attempt)
+        if changed_lists:  # a comment published at once, say: as after any decision
+            _after_write()
+        return result
 
     return wrapper

@@ -40,6 +40,7 @@ REASON_LABELS = {
     "banned": lazy_gettext("banned source or e-mail"),
     "blocked_word": lazy_gettext("blocked word"),
     "watched_word": lazy_gettext("watched word"),
+    "trusted": lazy_gettext("trusted"),
 }
 
 

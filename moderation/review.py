@@ -8,14 +8,16 @@ the moderator UI and the author's withdrawal all call it.
 from __future__ import annotations
 
 import enum
+import json
 import re
-from collections.abc import Iterable, Sequence
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from flask_babel import gettext
-from sqlalchemy import func, or_, select, update
-from sqlalchemy.orm import joinedload
+from flask_babel import format_date, format_time, gettext, to_user_timezone
+from sqlalchemy import ColumnElement, Select, String, case, cast, func, or_, select, update
+from sqlalchemy.orm import joinedload, selectinload
 
 from . import database, rules, sanitize
 from .errors import Conflict, InvalidInput, NotFound, enum_member
@@ -140,21 +142,92 @@ def parse_decision(decision: Decision | str) -> Decision:
 
 @database.writes
 def decide(
-    comment_id: int, decision: Decision | str, actor: Actor, note: str | None = None
+    comment_id: int,
+    decision: Decision | str,
+    actor: Actor,
+    note: str | None = None,
+    *,
+    expected: int | None = None,
 ) -> ModerationEvent | None:
     """Approve, reject or mark a comment as spam, and commit.
 
     Any decision can be revised later (spam → approved …); each revision is its own event.
     Deciding what the comment already is changes nothing and returns ``None``. A withdrawn
     comment has no text left to publish and cannot be decided (:class:`Conflict`).
+
+    ``expected`` is the comment's version as the moderator saw it (:func:`versions`): in a
+    shared queue someone else may have decided it since. Then the decision is refused with a
+    :class:`Conflict` saying who did what and when, and nothing is recorded; deciding again
+    from what is there now is an explicit act. ``None`` (the CLI) decides whatever is there.
     """
     decision = parse_decision(decision)
-    comment = get_comment(comment_id, for_update=True)
+    comment = get_comment(comment_id, for_update=True)  # the lock orders deciders
+    if expected is not None:
+        latest = latest_event(comment_id)
+        if (latest.id if latest else 0) != expected:
+            raise Conflict(changed_meanwhile(latest), code="decided_meanwhile")
     if comment.status == CommentStatus.WITHDRAWN:
         raise Conflict(f"Comment {comment_id} was withdrawn by its author.", code="withdrawn")
     if comment.status == decision.status:
         return None
     return change_status(comment, decision.status, actor, note)
+
+
+def latest_event(comment_id: int) -> ModerationEvent | None:
+    """The comment's latest audit event; its id is the comment's version."""
+    return db.session.scalars(
+        select(ModerationEvent)
+        .where(ModerationEvent.comment_id == comment_id)
+        .order_by(ModerationEvent.id.desc())
+        .limit(1)
+    ).first()
+
+
+def versions(comment_ids: Iterable[int]) -> dict[int, int]:
+    """Each comment's version: the id of its latest audit event, 0 when it has none.
+
+    A decision form carries the version its card was shown with, so a decision on a comment
+    that changed since is refused instead of overwriting someone else's (optimistic
+    concurrency without a column of its own: every change of status writes an event). One
+    query, served by the index ``(comment_id, id)``.
+    """
+    ids = sorted({i for i in comment_ids if rules.is_row_id(i)})
+    found: dict[int, int] = dict.fromkeys(ids, 0)
+    if ids:
+        rows = db.session.execute(
+            select(ModerationEvent.comment_id, func.max(ModerationEvent.id))
+            .where(ModerationEvent.comment_id.in_(ids))
+            .group_by(ModerationEvent.comment_id)
+        )
+        found.update({comment_id: latest for comment_id, latest in rows if comment_id})
+    return found
+
+
+def _when(moment: datetime) -> str:
+    """When, as a moderator reads it: "at 10:32" today, else "on 29.11.26 at 10:32"."""
+    if to_user_timezone(moment).date() == to_user_timezone(utcnow()).date():
+        return gettext("at %(time)s", time=format_time(moment, "short"))
+    return gettext(
+        "on %(date)s at %(time)s",
+        date=format_date(moment, "short"),
+        time=format_time(moment, "short"),
+    )
+
+
+def changed_meanwhile(event: ModerationEvent | None) -> str:
+    """Who changed a comment to what, and when: "bob approved this comment at 10:32."."""
+    if event is None:
+        return gettext("This comment has changed meanwhile. Please look at it again.")
+    who, when = event.actor_name, _when(event.created_at)
+    if event.to_status == CommentStatus.APPROVED:
+        return gettext("%(who)s approved this comment %(when)s.", who=who, when=when)
+    if event.to_status == CommentStatus.REJECTED:
+        return gettext("%(who)s rejected this comment %(when)s.", who=who, when=when)
+    if event.to_status == CommentStatus.SPAM:
+        return gettext("%(who)s marked this comment as spam %(when)s.", who=who, when=when)
+    if event.to_status == CommentStatus.WITHDRAWN:
+        return gettext("The author withdrew this comment %(when)s.", when=when)
+    return gettext("%(who)s put this comment back in the queue %(when)s.", who=who, when=when)
 
 
 def history(comment_id: int) -> Sequence[ModerationEvent]:
@@ -172,6 +245,37 @@ MAX_BULK = 200  # comments per bulk decision
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
+class QueueSort(enum.StrEnum):
+    """The queue's orders. Only ``TIME`` is paged (by keyset); the others show one bounded page,
+    since their keys (a rank, an article's count) change under the moderators' hands."""
+
+    TIME = "oldest"  # pending: oldest first (the default); other statuses newest first
+    ATTENTION = "attention"  # banned, blocked-word and reported comments first, then by time
+    ARTICLE = "article"  # the articles with the most comments of that status first
+
+
+# Reason codes that put a comment first in the "needs attention" order; watched words next.
+ATTENTION_REASONS = ("banned", "blocked_word", "reported")
+WATCH_REASONS = ("watched_word",)
+_REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
+
+
+def parse_sort(value: str | None) -> QueueSort:
+    """The order named ``value`` (empty: by time); raises :class:`InvalidInput`."""
+    message = gettext("Unknown order; sort by oldest, attention or article.")
+    return enum_member(QueueSort, value or QueueSort.TIME.value, message, "bad_sort")
+
+
+def parse_reason(value: str | None) -> str | None:
+    """A reason code to filter by (``blocked_word``, ``links`` …), or None; raises
+    :class:`InvalidInput` for anything that cannot be one."""
+    if not value:
+        return None
+    if not _REASON_CODE.fullmatch(value):
+        raise InvalidInput(gettext("Unknown reason."), code="bad_reason")
+    return value
+
+
 @dataclass(frozen=True)
 class QueueFilter:
     """Which comments a moderator looks at. Pending is oldest first; the rest newest first."""
@@ -181,10 +285,16 @@ class QueueFilter:
     article_id: int | None = None
     text: str | None = None  # searched in author, e-mail and the text as submitted
     source: str | None = None  # a source hash: everything one sender wrote
+    reason: str | None = None  # a reason code (the part before a colon: ``blocked_word``)
+    sort: QueueSort = QueueSort.TIME
 
     @property
     def oldest_first(self) -> bool:
         return self.status == CommentStatus.PENDING
+
+    @property
+    def paged(self) -> bool:
+        return self.sort is QueueSort.TIME
 
 
 # What Cursor.encode writes: microseconds since 1970 and an id, in ASCII digits. int() alone
@@ -229,9 +339,15 @@ class QueuePage:
     # source_hash → how many *other* comments came from that source (at most
     # SOURCE_COUNT_CAP), for each card's marker
     others_from_source: dict[str, int] = field(default_factory=dict)
+    # comment id → its version (see versions()), which each card's decision forms carry
+    comment_versions: dict[int, int] = field(default_factory=dict)
+    more: bool = False  # an order without paging (QueueSort) has more than this page
 
     def others(self, comment: Comment) -> int:
         return self.others_from_source.get(comment.source_hash or "", 0)
+
+    def version(self, comment: Comment) -> int:
+        return self.comment_versions.get(comment.id, 0)
 
     @property
     def others_cap(self) -> int:
@@ -242,15 +358,20 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25) -> QueuePage:
-    """One page of comments matching ``where``, after the cursor ``after``.
+def has_reason(code: str) -> ColumnElement[bool]:
+    """Whether a comment's reasons hold ``code``, alone or with a detail (``blocked_word:x``).
 
-    Raises :class:`InvalidInput` for a bad cursor or an overlong search text.
+    The reasons are a JSON list of strings; its text holds ``"code"`` or ``"code:`` exactly
+    when one of them is that code, on SQLite and PostgreSQL alike.
     """
-    query = select(Comment).options(
-        joinedload(Comment.article).joinedload(Article.site),
-        joinedload(Comment.parent),
-    )
+    as_text = cast(Comment.reasons, String)
+    code = _escape_like(code)
+    return or_(as_text.like(f'%"{code}"%', escape="\\"), as_text.like(f'%"{code}:%', escape="\\"))
+
+
+def filtered(query: Select, where: QueueFilter) -> Select:
+    """``query`` (over comments) narrowed to those matching ``where``; raises
+    :class:`InvalidInput` for a bad article id or an overlong search text."""
     if where.status is not None:
         query = query.where(Comment.status == where.status)
     if where.source:
@@ -274,6 +395,28 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
                 Comment.body_raw.ilike(pattern, escape="\\"),
             )
         )
+    if where.reason:
+        query = query.where(has_reason(where.reason))
+    return query
+
+
+def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25) -> QueuePage:
+    """One page of comments matching ``where``, after the cursor ``after``.
+
+    Paged by keyset in the default order only; the other orders (:class:`QueueSort`) show the
+    first ``limit`` comments and say whether there are more: deciding those brings the next
+    ones up. Raises :class:`InvalidInput` for a bad cursor, a cursor with another order, or an
+    overlong search text.
+    """
+    query = select(Comment).options(
+        joinedload(Comment.article).joinedload(Article.site),
+        joinedload(Comment.parent),
+    )
+    query = filtered(query, where)
+    if not where.paged:
+        if after:
+            raise InvalidInput(gettext("This place in the queue is not valid."), code="bad_cursor")
+        return _bounded_page(query, where, limit)
     if after:
         # The first condition alone is a range on the index; the OR only settles ties. Without
         # it, PostgreSQL scans the index from its start and filters (measured: 38 ms instead of
@@ -299,7 +442,76 @@ def find_comments(where: QueueFilter, after: str | None = None, limit: int = 25)
     if len(rows) > limit:
         last = comments[-1]
         next_cursor = Cursor(last.created_at, last.id).encode()
-    return QueuePage(comments, next_cursor, source_counts(c.source_hash for c in comments))
+    return queue_page(comments, next_cursor)
+
+
+def queue_page(comments: list[Comment], next_cursor: str | None, more: bool = False) -> QueuePage:
+    """A page of cards with what each card shows beside the comment: source counts, versions."""
+    return QueuePage(
+        comments,
+        next_cursor,
+        source_counts(c.source_hash for c in comments),
+        versions(c.id for c in comments),
+        more,
+    )
+
+
+def _bounded_page(query: Select, where: QueueFilter, limit: int) -> QueuePage:
+    """The first ``limit`` comments in the order ``where.sort`` names (not ``TIME``)."""
+    by_time = (
+        (Comment.created_at, Comment.id)
+        if where.oldest_first
+        else (Comment.created_at.desc(), Comment.id.desc())
+    )
+    if where.sort is QueueSort.ATTENTION:
+        rank = case(
+            (or_(*map(has_reason, ATTENTION_REASONS)), 0),
+            (or_(*map(has_reason, WATCH_REASONS)), 1),
+            else_=2,
+        )
+        query = query.order_by(rank, *by_time)
+    else:
+        # Each article's count of comments in this status: the busiest article first.
+        per_article = select(Comment.article_id, func.count().label("waiting")).group_by(
+            Comment.article_id
+        )
+        if where.status is not None:
+            per_article = per_article.where(Comment.status == where.status)
+        counts = per_article.subquery()
+        query = query.join(counts, counts.c.article_id == Comment.article_id).order_by(
+            counts.c.waiting.desc(), Comment.article_id, *by_time
+        )
+    rows = list(db.session.scalars(query.limit(limit + 1)).unique())
+    return queue_page(rows[:limit], None, more=len(rows) > limit)
+
+
+# Reason codes offered by the queue's filter are those of this many comments of the status.
+REASON_SAMPLE = 5000
+
+
+def reason_codes(status: CommentStatus | None = CommentStatus.PENDING) -> list[str]:
+    """The reason codes (before any colon) present among the comments of a status, sorted.
+
+    Bounded: it reads the distinct reason lists of the :data:`REASON_SAMPLE` latest comments
+    of that status, so a huge queue costs no more than a big one.
+    """
+    latest = select(cast(Comment.reasons, String).label("reasons"))
+    if status is not None:
+        latest = latest.where(Comment.status == status)
+    sample = latest.order_by(Comment.created_at.desc()).limit(REASON_SAMPLE).subquery()
+    codes: set[str] = set()
+    for text in db.session.scalars(select(sample.c.reasons).distinct()):
+        for code in _json_strings(text):
+            codes.add(code.partition(":")[0])
+    return sorted(c for c in codes if _REASON_CODE.fullmatch(c))
+
+
+def _json_strings(text: str | None) -> list[str]:
+    try:
+        value = json.loads(text or "[]")
+    except ValueError:
+        return []
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list) else []
 
 
 # The card's "N other comments from the same source" counts this far and no further: a source
@@ -343,17 +555,26 @@ class BulkResult:
     changed: list[int] = field(default_factory=list)
     unchanged: list[int] = field(default_factory=list)  # already had that status
     skipped: list[int] = field(default_factory=list)  # unknown or withdrawn
+    stale: list[int] = field(default_factory=list)  # changed since the moderator saw them
 
 
 @database.writes
 def decide_many(
-    comment_ids: Iterable[int], decision: Decision | str, actor: Actor, note: str | None = None
+    comment_ids: Iterable[int],
+    decision: Decision | str,
+    actor: Actor,
+    note: str | None = None,
+    *,
+    expected: Mapping[int, int] | None = None,
 ) -> BulkResult:
     """The same decision for several comments, in one transaction, one audit event each.
 
     Unknown and withdrawn comments are skipped and reported, not fatal: in a shared queue
-    another moderator or the author may have got there first. A number that cannot be an id
-    (0, or beyond the database's integers) is unknown too, and never sent to the database.
+    another moderator or the author may have got there first. So are comments whose version
+    differs from the one in ``expected`` (comment id → version as shown, see :func:`versions`):
+    they changed since the moderator saw them, and are left as they are now (``stale``). A
+    number that cannot be an id (0, or beyond the database's integers) is unknown too, and
+    never sent to the database.
     """
     decision = parse_decision(decision)
     ids = sorted(set(comment_ids))
@@ -370,16 +591,102 @@ def decide_many(
             select(Comment).where(Comment.id.in_(wanted)).order_by(Comment.id).with_for_update()
         )
     }
+    now = versions(found) if expected else {}
     for comment_id in ids:
         comment = found.get(comment_id)
+        shown = (expected or {}).get(comment_id)
         if comment is None or comment.status == CommentStatus.WITHDRAWN:
             result.skipped.append(comment_id)
+        elif shown is not None and now.get(comment_id) != shown:
+            result.stale.append(comment_id)
         elif comment.status == decision.status:
             result.unchanged.append(comment_id)
         else:
             change_status(comment, decision.status, actor, note)
             result.changed.append(comment_id)
     return result
+
+
+# --- approve all matching: an admin's answer to a backlog ----------------------------------
+
+APPROVE_BATCH = 200  # comments per transaction of approve_matching
+
+
+def matching_pending(where: QueueFilter) -> tuple[int, int]:
+    """How many pending comments match ``where``, and the highest id among them (0: none).
+
+    What the confirmation shows; confirming approves those up to that id and no later ones,
+    so nothing that arrived after the admin looked is approved unseen. Raises
+    :class:`InvalidInput` for a filter on another status than pending.
+    """
+    _only_pending(where)
+    matching = filtered(select(Comment.id), where).subquery()
+    count, highest = db.session.execute(
+        select(func.count(), func.max(matching.c.id)).select_from(matching)
+    ).one()
+    return count, highest or 0
+
+
+def _only_pending(where: QueueFilter) -> None:
+    if where.status != CommentStatus.PENDING:
+        raise InvalidInput(
+            gettext("Only pending comments can be approved all at once."), code="not_pending"
+        )
+
+
+@dataclass
+class BulkApproval:
+    bulk_id: str  # in each event's note: "bulk:<id> by <admin>"
+    approved: int = 0
+
+
+def approve_matching(
+    where: QueueFilter, actor: Actor, upto: int, batch: int = APPROVE_BATCH
+) -> BulkApproval:
+    """Approve every pending comment that matches ``where`` with an id up to ``upto``.
+
+    One bulk action in the audit: each comment gets its own event, all with the same note
+    ``bulk:<id> by <name>``. It runs in batches of ``batch``, each its own transaction, so a
+    backlog of 50 000 does not hold locks (or SQLite's one writer) for minutes, and a batch
+    that fails leaves the earlier ones done. Comments decided by someone else meanwhile are no
+    longer pending and are left alone. Raises :class:`InvalidInput` for a filter on another
+    status or a bad ``upto``; then nothing changes.
+    """
+    _only_pending(where)
+    if not (upto == 0 or rules.is_row_id(upto)):
+        raise InvalidInput(gettext("This confirmation is not valid."), code="bad_upto")
+    filtered(select(Comment.id), where)  # raises for a bad filter before anything is done
+    result = BulkApproval(secrets.token_hex(4))
+    note = f"bulk:{result.bulk_id} by {actor.name}"
+    after = 0
+    while after < upto:
+        done = _approve_batch(where, actor, note, after, upto, batch)
+        if done is None:
+            break
+        after, count = done
+        result.approved += count
+    return result
+
+
+@database.writes
+def _approve_batch(
+    where: QueueFilter, actor: Actor, note: str, after: int, upto: int, batch: int
+) -> tuple[int, int] | None:
+    """One batch of :func:`approve_matching`: the highest id it saw and how many it approved."""
+    query = (
+        filtered(select(Comment), where)
+        .where(Comment.id > after, Comment.id <= upto)
+        .order_by(Comment.id)
+        .limit(batch)
+        .options(selectinload(Comment.article))
+        .with_for_update(of=Comment)
+    )
+    comments = list(db.session.scalars(query).unique())
+    if not comments:
+        return None
+    for comment in comments:
+        change_status(comment, CommentStatus.APPROVED, actor, note)
+    return comments[-1].id, len(comments)
 
 
 def get_article(article_id: int) -> Article:

@@ -158,6 +158,12 @@ MAX_NOTE_LENGTH = 500
 # A reader's source as stored: the keyed HMAC-SHA256 of privacy.source_hash, in hex.
 SOURCE_HASH = re.compile(r"[0-9a-f]{64}")
 
+# A trusted reader's key (moderation.trust): secrets.token_urlsafe(32), 43 URL-safe characters.
+READER_KEY = re.compile(r"[A-Za-z0-9_-]{43}")
+# A site's trust settings: approved comments needed (1 to 1000) within 1 to 3650 days.
+MAX_TRUST_MIN_APPROVED = 1000
+MAX_TRUST_DAYS = 3650
+
 # What a moderator may search the queue for.
 MAX_SEARCH_LENGTH = 200
 
@@ -165,3 +171,15 @@ MAX_SEARCH_LENGTH = 200
 MAX_DIGEST_HOURS = 168
 # A site's overdue limit for its oldest pending comment: 1 minute to a week.
 MAX_OVERDUE_MINUTES = 7 * 24 * 60
+
+# The grounds of a removal (a statement of reasons, DSA Art. 17) a site offers unless it sets
+# its own (Site.removal_grounds); moderation.reports gives their German and English labels.
+REMOVAL_GROUNDS = (
+    "off_topic",
+    "insult",
+    "hate_speech",
+    "spam",
+    "illegal",
+    "personal_data",
+    "other",
+)

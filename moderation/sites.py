@@ -251,6 +251,9 @@ def update_policy(
     blocked_words: Iterable[str] | Keep = KEEP,
     watched_words: Iterable[str] | Keep = KEEP,
     overdue_minutes: int | None | Keep = KEEP,
+    trust_readers: bool | Keep = KEEP,
+    trust_min_approved: int | Keep = KEEP,
+    trust_days: int | Keep = KEEP,
 ) -> Site:
     """Change a site's abuse policy and commit; what is not given stays as it is.
 
@@ -259,7 +262,10 @@ def update_policy(
     :func:`moderation.wordlists.clean_entries`). ``overdue_minutes`` (1 to
     :data:`rules.MAX_OVERDUE_MINUTES`, or None for no limit) is how long the oldest pending
     comment may wait before the moderators are alerted (:mod:`moderation.notify.moderators`);
-    a new limit starts a new episode. Raises :class:`NotFound` for an unknown site and
+    a new limit starts a new episode. ``trust_readers`` publishes trusted readers' comments
+    at once (:mod:`moderation.trust`): after ``trust_min_approved`` (1 to
+    :data:`rules.MAX_TRUST_MIN_APPROVED`) approved comments within ``trust_days`` (1 to
+    :data:`rules.MAX_TRUST_DAYS`). Raises :class:`NotFound` for an unknown site and
     :class:`InvalidInput` for a bad value, changing nothing.
     """
     checked: dict[str, object] = {
@@ -271,6 +277,24 @@ def update_policy(
     }
     if paused is not KEEP and not isinstance(paused, bool):
         raise InvalidInput("paused must be true or false.", code="invalid_policy")
+    if trust_readers is not KEEP and not isinstance(trust_readers, bool):
+        raise InvalidInput("trust_readers must be true or false.", code="invalid_policy")
+    checked["trust_readers"] = trust_readers
+    checked["trust_min_approved"] = _trust_number(
+        trust_min_approved,
+        "trust_min_approved",
+        rules.MAX_TRUST_MIN_APPROVED,
+        gettext(
+            "A trusted reader needs 1 to %(max)s approved comments.",
+            max=rules.MAX_TRUST_MIN_APPROVED,
+        ),
+    )
+    checked["trust_days"] = _trust_number(
+        trust_days,
+        "trust_days",
+        rules.MAX_TRUST_DAYS,
+        gettext("The trust period is 1 to %(max)s days.", max=rules.MAX_TRUST_DAYS),
+    )
     if blocked_words is not KEEP:
         checked["blocked_words"] = wordlists.clean_entries(blocked_words, label="blocked list")
     if watched_words is not KEEP:
@@ -286,6 +310,14 @@ def update_policy(
         if value is not KEEP:
             setattr(site, name, value)
     return site
+
+
+def _trust_number(value: int | Keep, name: str, high: int, message: str) -> int | Keep:
+    if value is KEEP:
+        return value
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= high:
+        raise InvalidInput(message, code="invalid_trust", fields={name: message})
+    return value
 
 
 def _overdue_minutes(value: int | None) -> int | None:
@@ -305,9 +337,23 @@ def _overdue_minutes(value: int | None) -> int | None:
 
 @database.writes
 def update_site_settings(
-    slug: str, *, name: str, origins: Iterable[str], language: str, overdue_minutes: int | None
+    slug: str,
+    *,
+    name: str,
+    origins: Iterable[str],
+    language: str,
+    overdue_minutes: int | None,
+    trust_readers: bool | Keep = KEEP,
+    trust_min_approved: int | Keep = KEEP,
+    trust_days: int | Keep = KEEP,
 ) -> Site:
-    """The site's admin form: :func:`update_site` and the overdue limit (see
-    :func:`update_policy`) in one transaction, so a bad value anywhere changes nothing."""
+    """The site's admin form: :func:`update_site`, the overdue limit and the trust settings
+    (see :func:`update_policy`) in one transaction, so a bad value anywhere changes nothing."""
     update_site(slug, name=name, origins=origins, language=language)
-    return update_policy(slug, overdue_minutes=overdue_minutes)
+    return update_policy(
+        slug,
+        overdue_minutes=overdue_minutes,
+        trust_readers=trust_readers,
+        trust_min_approved=trust_min_approved,
+        trust_days=trust_days,
+    )

@@ -16,6 +16,11 @@ Readers' mail settings count too (:mod:`moderation.notify.readers`): the export 
 address's record (confirmed, unsubscribed, when) and the mails queued or sent to it; erasing
 removes the record, or, for an address that unsubscribed, keeps only its keyed hash (the
 suppression list, which must go on working), and deletes the mails to it, sent or not.
+
+Reader keys (:mod:`moderation.trust`) are erased with the address. The export says when each
+was made, not its hash: the hash identifies nothing to the reader, the key itself is stored
+nowhere but in their browser, and a hash handed out is one more copy of a credential's
+fingerprint to leak.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from .models import (
     OutboxKind,
     OutboxMessage,
     ReaderAddress,
+    ReaderKey,
     utcnow,
 )
 from .review import bump_article
@@ -92,6 +98,16 @@ def _bans(address: str) -> list[Ban]:
 def _reader_address(address: str) -> ReaderAddress | None:
     return db.session.scalar(
         select(ReaderAddress).where(ReaderAddress.email_hash == privacy.address_hash(address))
+    )
+
+
+def _reader_keys(address: str) -> list[ReaderKey]:
+    return list(
+        db.session.scalars(
+            select(ReaderKey)
+            .where(ReaderKey.email_hash == privacy.address_hash(address))
+            .order_by(ReaderKey.created_at)
+        )
     )
 
 
@@ -206,6 +222,8 @@ def _notifications(address: str) -> dict[str, Any]:
             }
             for mail in _mails(address)
         ],
+        # When each browser got its reader key; the keys' hashes are not handed out.
+        "reader_keys": [{"created_at": _time(key.created_at)} for key in _reader_keys(address)],
     }
 
 
@@ -223,6 +241,7 @@ def erasable_mail_records(email: str) -> int:
     address = _address(email)
     record = _reader_address(address)
     count = len(_mails(address)) + int(record is not None and not _suppression_only(record))
+    count += len(_reader_keys(address))
     database.discard()
     return count
 
@@ -245,6 +264,7 @@ class Erased:
     mails: int = 0  # readers' mails to the address, queued or sent, deleted
     # What became of its mail settings: "deleted", "suppressed" (only the hash kept) or None.
     notifications: str | None = None
+    reader_keys: int = 0  # browsers' keys of the address (moderation.trust), deleted
 
 
 @database.writes
@@ -310,12 +330,16 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
     for article_id in touched:
         bump_article(article_id)
     mails, notifications = _erase_mail_records(address)
+    reader_keys = db.session.execute(
+        delete(ReaderKey).where(ReaderKey.email_hash == privacy.address_hash(address))
+    )
     return Erased(
         anonymized=anonymized,
         deleted=deleted,
         bans=bans,
         mails=mails,
         notifications=notifications,
+        reader_keys=int(getattr(reader_keys, "rowcount", 0) or 0),
     )
 
 

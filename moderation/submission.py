@@ -22,7 +22,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy import bindparam, insert, select, update
 
-from . import checks, database, rules, sanitize, sites
+from . import checks, database, rules, sanitize, sites, trust
 from .errors import Forbidden, InvalidInput, NotFound
 from .extensions import db
 from .models import Article, Comment, CommentStatus, FormTokenUse, Site, SiteSnapshot, utcnow
@@ -44,12 +44,14 @@ class Submission:
     form_token: str | None = None
     honeypot: str | None = None
     notify: bool = False  # mail the author when it is published or answered (once confirmed)
+    reader_key: str | None = None  # the browser's key of a confirmed address (moderation.trust)
 
 
 @dataclass(frozen=True)
 class Accepted:
     comment_id: int
     token: str  # lets the author withdraw the comment; only its hash is stored
+    approved: bool = False  # published at once: a trusted reader's (moderation.trust)
 
 
 def validate_article_key(key: str) -> str:
@@ -165,6 +167,10 @@ def parse_submission(data: Any) -> Submission:
     elif notify and email is None and "email" not in errors:
         errors["email"] = gettext("Give your e-mail address to be notified.")
 
+    reader_key = _optional_text(data, "reader_key", errors)
+    if reader_key is not None and not rules.READER_KEY.fullmatch(reader_key):
+        errors["reader_key"] = gettext("This is not a valid reader key.")
+
     form_token = _optional_text(data, "form_token", errors)
     honeypot = _optional_text(data, "website", errors)
 
@@ -181,6 +187,7 @@ def parse_submission(data: Any) -> Submission:
         form_token=form_token,
         honeypot=honeypot,
         notify=notify is True,
+        reader_key=reader_key,
     )
 
 
@@ -225,6 +232,7 @@ _NEW_COMMENT = (
             "token_hash",
             "notify",
             "created_at",
+            "decided_at",
         )
     )
     .returning(_comment.c.id)
@@ -293,7 +301,8 @@ def submit_comment(
     checks.refuse_over_rate_limit(ctx)
     token = secrets.token_urlsafe(24)
     html = sanitize.render(submission.body)
-    return Accepted(_store(ctx, submission, on_request, html, hash_token(token)), token)
+    comment_id, approved = _store(ctx, submission, on_request, html, hash_token(token))
+    return Accepted(comment_id, token, approved)
 
 
 @database.writes_on_driver  # BEGIN IMMEDIATE on SQLite, retried on a lock: no comment is lost
@@ -304,8 +313,9 @@ def _store(
     on_request: checks.Verdict,
     html: str,
     token_hash: str,
-) -> int:
-    """The write transaction of :func:`submit_comment`; returns the new comment's id."""
+) -> tuple[int, bool]:
+    """The write transaction of :func:`submit_comment`: the new comment's id, and whether it
+    was published at once (a trusted reader's, see :mod:`moderation.trust`)."""
     article_id, closed = _article_for(driver, ctx, submission)
     if closed:
         raise Forbidden(gettext("Comments are closed for this article."), code="closed")
@@ -321,6 +331,17 @@ def _store(
         _spend_form_token(driver, ctx)
     verdict = checks.Verdict(on_request.findings + history.findings)
     status = CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING
+    # Trust comes last: any reason a check raised keeps the comment in the queue.
+    trusted = not verdict.findings and trust.is_trusted(
+        driver,
+        site_id=ctx.site.id,
+        email=submission.email,
+        reader_key=submission.reader_key,
+        now=ctx.now,
+    )
+    reasons = [trust.TRUSTED] if trusted else verdict.reasons
+    if trusted:
+        status = CommentStatus.APPROVED
     inserted = driver.one(
         _NEW_COMMENT,
         {
@@ -332,11 +353,12 @@ def _store(
             "body_html": html,
             "policy_version": sanitize.POLICY_VERSION,
             "status": status.value,
-            "reasons": json.dumps(verdict.reasons),
+            "reasons": json.dumps(reasons),
             "source_hash": ctx.source_hash,
             "token_hash": token_hash,
             "notify": submission.notify,
             "created_at": driver.timestamp(ctx.now),
+            "decided_at": driver.timestamp(ctx.now) if trusted else None,
         },
     )
     assert inserted is not None, "INSERT … RETURNING gives the new row"
@@ -350,7 +372,11 @@ def _store(
         now=ctx.now,
         status=status.value,
     )
-    return comment_id
+    if trusted:
+        trust.publish(
+            driver, site_id=ctx.site.id, article_id=article_id, comment_id=comment_id, now=ctx.now
+        )
+    return comment_id, trusted
 
 
 _form_token_use = database.table(FormTokenUse)

@@ -43,10 +43,27 @@ function store(key, value) {
   }
 }
 
+// A trusted reader's key (see the service's moderation/trust.py): the link on the page that
+// confirmed the reader's address brings it in the fragment, #cm-key=KEY. Kept for the site in
+// this browser's storage and taken out of the address bar (and so out of bookmarks).
+function readerKey(site) {
+  var name = "cm-key:" + site, found = /(^#|&)cm-key=([\w-]{43})(?=&|$)/.exec(location.hash);
+  try {
+    if (found) {
+      localStorage.setItem(name, found[2]);
+      history.replaceState(history.state, "", location.href.split("#")[0]);
+    }
+    return localStorage.getItem(name);
+  } catch (e) {
+    return found && found[2];
+  }
+}
+
 function Widget(host) {
   var w = this;
   w.host = host;
   w.site = host.getAttribute("data-site");
+  w.readerKey = readerKey(w.site);
   w.article = host.getAttribute("data-article");
   w.thread = API + "/sites/" + encodeURIComponent(w.site) + "/articles/" + w.article.split("/").map(encodeURIComponent).join("/");
   w.key = "comments:" + w.site + ":" + w.article;
@@ -239,7 +256,7 @@ Widget.prototype.render = function (c, own) {
   art.appendChild(head);
   if (own) {
     art.className += " cm-pending";
-    head.appendChild(el("em", "cm-badge", w.t.pending));
+    head.appendChild(el("em", "cm-badge", c.live ? w.t.published : w.t.pending));
     body.textContent = c.body;
   } else {
     // The one place HTML goes in: the server sanitized it (bleach, allowlist).
@@ -334,6 +351,7 @@ Widget.prototype.submit = function () {
     body: inputs.body.value,
     parent_id: w.parent || null,
     form_token: w.token,
+    reader_key: w.readerKey || null,
     website: inputs.website.value,
     title: (w.host.getAttribute("data-title") || document.title).slice(0, S.title) || null,
     url: /^https?:/.test(url) ? url.slice(0, S.url) : null
@@ -349,13 +367,14 @@ Widget.prototype.submit = function () {
     var body = r.body;
     if (r.status === 202) {
       var mine = store(w.key);
-      mine.push({ id: body.id, token: body.token, author: data.author.trim(), body: data.body.trim(), created_at: new Date().toISOString() });
+      var live = body.status === "approved";
+      mine.push({ id: body.id, token: body.token, author: data.author.trim(), body: data.body.trim(), created_at: new Date().toISOString(), live: live });
       store(w.key, mine);
       inputs.body.value = "";
       w.count();
       if (w.parent) w.replyTo(null);
       w.showOwn();
-      w.say(t.thanks);
+      w.say(live ? t.live : t.thanks);
       // A token posts one comment: the form stays busy until it holds a fresh one.
       return w.refreshToken();
     } else if (r.status === 429) {

@@ -239,7 +239,7 @@ def test_other_paths_go_to_flask(client: FlaskClient, spy: Spy) -> None:
     approved_comments(client, 1)
     client.get(LIST)
     spy.calls.clear()
-    for path in (f"{LIST}/", f"{THREAD}/form-token", "/api/v1/sites/demo/counts?article=a"):
+    for path in (f"{LIST}/", f"{THREAD}/form-token", "/api/v1/sites/demo/counts/"):
         client.get(path)
     assert len(spy.calls) == 3
 
@@ -257,6 +257,89 @@ def test_an_exception_in_the_fast_path_leaves_the_request_to_flask(
     monkeypatch.setattr(fast_path, "parse_etags", broken)
     response = client.get(LIST, headers={"If-None-Match": etag})
     assert response.status_code == 304 and spy.calls == [f"GET {LIST}"]
+
+
+# --- counts ------------------------------------------------------------------------------------
+
+COUNTS = "/api/v1/sites/demo/counts?article=politik/2026/russland-usa&article=b&article=a"
+
+
+def without_date(response: TestResponse) -> tuple[str, list[tuple[str, str]], bytes]:
+    """:func:`whole`, less the ``Date`` that werkzeug's make_conditional adds (it may tick)."""
+    status, headers, body = whole(response)
+    return status, [(name, value) for name, value in headers if name != "Date"], body
+
+
+def test_counts_are_answered_before_flask_as_flask_answers_them(
+    client: FlaskClient, spy: Spy
+) -> None:
+    approved_comments(client, 2)
+    spy.calls.clear()
+    fast = client.get(COUNTS)
+    assert spy.calls == []
+    assert fast.get_json() == {"counts": {"a": 0, "b": 0, "politik/2026/russland-usa": 2}}
+    assert without_date(fast) == without_date(spy.flask.get(COUNTS))
+    assert "Date" in fast.headers
+
+
+@pytest.mark.parametrize("weak", [False, True])
+def test_counts_304_before_flask_as_from_flask(client: FlaskClient, spy: Spy, weak: bool) -> None:
+    approved_comments(client, 1)
+    etag = client.get(COUNTS).headers["ETag"]
+    spy.calls.clear()
+    headers = {"If-None-Match": f"W/{etag}" if weak else etag}  # make_conditional: weak match
+    fast = client.get(COUNTS, headers=headers)
+    assert fast.status_code == 304 and spy.calls == []
+    assert without_date(fast) == without_date(spy.flask.get(COUNTS, headers=headers))
+    other = client.get(COUNTS, headers={"If-None-Match": '"x"'})
+    assert other.status_code == 200 and spy.calls == []
+
+
+@pytest.mark.parametrize(
+    ("query", "headers"),
+    [
+        ("", {}),  # no article: 400
+        ("?article=", {}),
+        ("?article=a&other=1", {}),
+        ("?article=a%2Fb", {}),  # encoded: Flask decodes it
+        ("?article=a+b", {}),
+        ("?article=a&&article=b", {}),
+        ("?article=-minus", {}),  # invalid key: 400
+        ("?" + "&".join(f"article=a{i}" for i in range(201)), {}),  # too many: 400
+        ("?article=a", {"If-Match": '"x"'}),  # other conditions: werkzeug's rules
+        ("?article=a", {"If-Modified-Since": "Mon, 30 Nov 2026 10:00:00 GMT"}),
+        ("?article=a", {"Range": "bytes=0-1"}),
+    ],
+)
+def test_counts_requests_out_of_the_ordinary_are_flasks(
+    client: FlaskClient, spy: Spy, query: str, headers: dict[str, str]
+) -> None:
+    path = f"/api/v1/sites/demo/counts{query}"
+    response = client.get(path, headers=headers)
+    assert spy.calls == ["GET /api/v1/sites/demo/counts"]
+    assert without_date(response) == without_date(spy.flask.get(path, headers=headers))
+
+
+def test_counts_of_an_unknown_site_are_flasks(client: FlaskClient, spy: Spy) -> None:
+    response = client.get("/api/v1/sites/nirgends/counts?article=a")
+    assert response.status_code == 404 and spy.calls == ["GET /api/v1/sites/nirgends/counts"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("article=a", ["a"]),
+        ("article=a/b.c~d_e-f&article=a", ["a/b.c~d_e-f", "a"]),
+        ("", None),
+        ("article=", None),
+        ("article=a&limit=1", None),
+        ("article=%61", None),
+        ("article=a&", None),
+        ("article=a&article=b&article=c", None),  # more than 2
+    ],
+)
+def test_article_keys(query: str, expected: list[str] | None) -> None:
+    assert fast_path.article_keys(query, 2) == expected
 
 
 # --- the fast path agrees with Flask's routing and parameters ------------------------------

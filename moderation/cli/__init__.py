@@ -103,6 +103,24 @@ def _limit(value: str | None, name: str) -> int | None | sites.Keep:
     "overdue",
     help="Alert the moderators when the oldest pending comment waits longer; or 'off'.",
 )
+@click.option(
+    "--trust/--no-trust",
+    "trust",
+    default=None,
+    help="Publish trusted readers' comments at once (off by default).",
+)
+@click.option(
+    "--trust-min-approved",
+    "trust_min_approved",
+    type=int,
+    help="Approved comments a reader needs to be trusted (1-1000; default 3).",
+)
+@click.option(
+    "--trust-days",
+    "trust_days",
+    type=int,
+    help="Within how many days, without a rejection or spam (1-3650; default 180).",
+)
 @reports_errors
 def sites_set(
     slug: str,
@@ -115,9 +133,12 @@ def sites_set(
     per_hour: str | None,
     paused: bool | None,
     overdue: str | None,
+    trust: bool | None,
+    trust_min_approved: int | None,
+    trust_days: int | None,
 ) -> None:
     """Change a site's abuse policy: word lists, link and rate limits, pause; its overdue
-    alert."""
+    alert; its trusted readers."""
     current = sites.get_site(slug)
     changes: dict[str, Any] = {
         "max_links": _limit(max_links, "--max-links"),
@@ -131,6 +152,12 @@ def sites_set(
         changes["watched_words"] = wordlists.edit(current.watched_words or [], watch, unwatch)
     if paused is not None:
         changes["paused"] = paused
+    if trust is not None:
+        changes["trust_readers"] = trust
+    if trust_min_approved is not None:
+        changes["trust_min_approved"] = trust_min_approved
+    if trust_days is not None:
+        changes["trust_days"] = trust_days
     site = sites.update_policy(slug, **changes)
     _show_policy(site)
 
@@ -169,6 +196,12 @@ def _show_policy(site: Site) -> None:
     click.echo(f"Watched words:   {', '.join(policy.watched_words) or '-'}")
     overdue = f"after {site.overdue_minutes} minutes" if site.overdue_minutes else "off"
     click.echo(f"Overdue alert:   {overdue}")
+    trusted = (
+        f"after {site.trust_min_approved} approved comments in {site.trust_days} days"
+        if site.trust_readers
+        else "off"
+    )
+    click.echo(f"Trusted readers: {trusted}")
 
 
 @sites_cli.command("show")
@@ -514,7 +547,8 @@ def privacy_erase(email: str, yes: bool, actor: str) -> None:
     erased = subject_requests.erase_data(email, actor=actor)
     click.echo(
         f"Anonymized {erased.anonymized} published comments, deleted {erased.deleted} others, "
-        f"hashed the address in {erased.bans} bans, deleted {erased.mails} mails to it."
+        f"hashed the address in {erased.bans} bans, deleted {erased.mails} mails to it"
+        f" and {erased.reader_keys} reader keys."
     )
     if erased.notifications == "suppressed":
         click.echo("It had unsubscribed: only its keyed hash stays, so it is never mailed.")
@@ -568,3 +602,6 @@ def init_app(app: Flask) -> None:
     from .webhooks import webhooks_cli  # as outbox_cli
 
     app.cli.add_command(webhooks_cli)
+    from .stats import stats_command  # as outbox_cli
+
+    app.cli.add_command(stats_command)

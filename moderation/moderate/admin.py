@@ -93,6 +93,8 @@ def admin_site(slug: str) -> Any:
         form.origins.data = "\n".join(site.origins or [])
         form.language.data = site.language.value
         form.overdue_minutes.data = str(site.overdue_minutes or "")
+        form.trust_min_approved.data = str(site.trust_min_approved)
+        form.trust_days.data = str(site.trust_days)
 
     def save() -> tuple[str, str]:
         sites.update_site_settings(
@@ -101,12 +103,31 @@ def admin_site(slug: str) -> Any:
             origins=(form.origins.data or "").split(),
             language=form.language.data or "",
             overdue_minutes=_minutes(form.overdue_minutes.data),
+            trust_readers=bool(form.trust_readers.data),
+            trust_min_approved=_whole(
+                form.trust_min_approved.data,
+                gettext("The number of approved comments must be a whole number."),
+            ),
+            trust_days=_whole(
+                form.trust_days.data, gettext("The trust period must be a whole number of days.")
+            ),
         )
         return gettext("Saved."), url_for(".admin_site", slug=slug)
 
     return save_form(
         form, save, lambda: render_template("moderate/admin_site.html", site=site, form=form)
     )
+
+
+def _whole(raw: str | None, message: str) -> int | sites.Keep:
+    """A trust setting from the form: empty keeps it as it is; ASCII digits only,
+    :func:`sites.update_policy` checks the range."""
+    value = (raw or "").strip()
+    if not value:
+        return sites.KEEP
+    if not re.fullmatch(r"[0-9]{1,10}", value):
+        raise InvalidInput(message, code="invalid_trust")
+    return int(value)
 
 
 def _minutes(raw: str | None) -> int | None:

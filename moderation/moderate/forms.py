@@ -53,6 +53,10 @@ class SiteForm(FlaskForm):
     language = StringField(_l("Language"), validators=[AnyOf(LANGUAGES)])
     # Empty: no overdue alert (checked by sites.update_policy).
     overdue_minutes = StringField(_l("Overdue alert after … minutes"), validators=[Length(max=10)])
+    # Trusted readers (moderation.trust); the numbers' ranges are checked by sites.update_policy.
+    trust_readers = BooleanField(_l("Publish trusted readers' comments at once"))
+    trust_min_approved = StringField(_l("Approved comments needed"), validators=[Length(max=10)])
+    trust_days = StringField(_l("Within … days"), validators=[Length(max=10)])
 
 
 class NewSiteForm(SiteForm):

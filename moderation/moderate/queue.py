@@ -1,12 +1,21 @@
 """The queue: pending comments, decisions one by one or in bulk, a comment's history, an
-article's thread, and the moderator's own language."""
+article's thread, and the moderator's own language.
+
+The queue is shared: an open queue polls :func:`state` (``static/moderate.js``) to show new
+comments, drop the ones others decided and show who is looking at which card (:func:`claim`);
+each decision form carries the version its card was shown with, and a decision on a comment
+that changed since is refused (409) with who did what. Admins can approve everything a filter
+matches (:func:`approve_all`), after a confirmation with the count.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from flask import (
     Blueprint,
+    Response,
     current_app,
     flash,
     g,
@@ -17,13 +26,15 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext, ngettext
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as HTTPResponse
 
-from .. import moderators, review, rules, sites
-from ..errors import InvalidInput
+from .. import moderators, review, rules, shared_queue, sites
+from ..errors import Conflict, InvalidInput
+from ..i18n import current_locale
 from ..models import CommentStatus
 from . import pages
-from .auth import login_required
+from .auth import admin_required, login_required
 from .forms import ArticleTitleForm, DecisionForm, LocaleForm
 from .pages import back, validated, wants_json
 
@@ -41,26 +52,50 @@ def decided_message(count: int, decision: review.Decision) -> str:
 # --- the queue -------------------------------------------------------------------------------
 
 
-def _queue_filter() -> review.QueueFilter:
-    wanted = request.args.get("status") or "pending"
+def _queue_filter(values: MultiDict[str, str] | None = None) -> review.QueueFilter:
+    """The queue's filter from a query string (or a form repeating it); raises
+    :class:`InvalidInput` for any value that is not one of ours."""
+    args = request.args if values is None else values
+    wanted = args.get("status") or "pending"
     try:
         status = None if wanted == "all" else CommentStatus(wanted)
     except ValueError:
         raise InvalidInput(gettext("Unknown status."), code="bad_status") from None
-    article = request.args.get("article") or None
+    article = args.get("article") or None
     article_id = rules.parse_id(article)
     if article is not None and article_id is None:
         raise InvalidInput(gettext("Unknown article."), code="bad_article")
-    source = request.args.get("source") or None
+    source = args.get("source") or None
     if source is not None and not rules.SOURCE_HASH.fullmatch(source):
         raise InvalidInput(gettext("Unknown source."), code="bad_source")
+    text = (args.get("q") or "").strip() or None
+    if text is not None and len(text) > rules.MAX_SEARCH_LENGTH:
+        raise InvalidInput(gettext("The search text is too long."), code="bad_search")
     return review.QueueFilter(
         status=status,
-        site=request.args.get("site") or None,
+        site=args.get("site") or None,
         article_id=article_id,
-        text=(request.args.get("q") or "").strip() or None,
+        text=text,
         source=source,
+        reason=review.parse_reason(args.get("reason")),
+        sort=review.parse_sort(args.get("sort")),
     )
+
+
+def filter_args(where: review.QueueFilter) -> dict[str, Any]:
+    """The query string that names ``where`` (defaults left out), for links and forms."""
+    args = {
+        "status": where.status.value if where.status else "all",
+        "site": where.site,
+        "article": where.article_id,
+        "q": where.text,
+        "source": where.source,
+        "reason": where.reason,
+        "sort": None if where.sort is review.QueueSort.TIME else where.sort.value,
+    }
+    if args["status"] == "pending":
+        args["status"] = None
+    return {key: value for key, value in args.items() if value}
 
 
 @bp.get("/")
@@ -70,6 +105,9 @@ def queue() -> str:
     page_size = int(current_app.config["QUEUE_PAGE_SIZE"])
     page = review.find_comments(where, request.args.get("after") or None, page_size)
     article = review.get_article(where.article_id) if where.article_id else None
+    reasons = review.reason_codes(where.status)
+    if where.reason and where.reason not in reasons:
+        reasons.append(where.reason)
     return render_template(
         "moderate/queue.html",
         where=where,
@@ -77,9 +115,39 @@ def queue() -> str:
         page=page,
         article=article,
         sites=sites.list_sites(),
+        reasons=reasons,
+        sorts=list(review.QueueSort),
+        filter_args=filter_args(where),
+        # New comments are added at the end where the end is on screen: the last page of the
+        # oldest-first queue. Elsewhere the page says how many came in.
+        append_new=where.paged and where.oldest_first and page.next is None,
+        since=shared_queue.highest_comment_id(),
+        poll_ms=int(float(current_app.config["QUEUE_POLL_SECONDS"]) * 1000),
+        claim_seconds=int(current_app.config["QUEUE_CLAIM_SECONDS"]),
         decision_form=DecisionForm(),
         here=request.full_path.rstrip("?"),
     )
+
+
+def _version(raw: str | None) -> int | None:
+    """A version from a form: None when not sent (a script or an old page), else 0 or an id."""
+    if raw is None:
+        return None
+    if raw == "0":
+        return 0
+    version = rules.parse_id(raw)
+    if version is None:
+        raise InvalidInput(gettext("This form is not valid; reload the page."), code="bad_version")
+    return version
+
+
+def _bulk_versions(ids: list[int], form: Mapping[str, str]) -> dict[int, int]:
+    versions: dict[int, int] = {}
+    for comment_id in ids:
+        version = _version(form.get(f"version-{comment_id}"))
+        if version is not None:
+            versions[comment_id] = version
+    return versions
 
 
 @bp.post("/comments/<id:comment_id>/<decision>")
@@ -88,9 +156,28 @@ def decide(comment_id: int, decision: str) -> Any:
     form = DecisionForm()
     validated(form)
     the_decision = review.parse_decision(decision)
-    event = review.decide(
-        comment_id, the_decision, review.Actor.of(g.moderator), form.note.data or None
-    )
+    expected = _version(request.form.get("version"))
+    try:
+        event = review.decide(
+            comment_id,
+            the_decision,
+            review.Actor.of(g.moderator),
+            form.note.data or None,
+            expected=expected,
+        )
+    except Conflict as conflict:
+        if not wants_json():
+            raise
+        # The script keeps the card and shows what happened; deciding again is a new act.
+        now = review.get_comment(comment_id)
+        body = {
+            "error": conflict.code,
+            "message": conflict.message,
+            "status": now.status.value,
+            "version": review.versions([comment_id])[comment_id],
+            "pending": pages.pending(),
+        }
+        return jsonify(body), 409
     comment = review.get_comment(comment_id)
     if wants_json():
         return jsonify(
@@ -118,7 +205,13 @@ def bulk() -> Any:
         raise InvalidInput(gettext("Select comments by their numbers."), code="bad_ids")
     if not ids:
         raise InvalidInput(gettext("Select at least one comment."), code="nothing_selected")
-    result = review.decide_many(ids, decision, review.Actor.of(g.moderator), form.note.data)
+    result = review.decide_many(
+        ids,
+        decision,
+        review.Actor.of(g.moderator),
+        form.note.data,
+        expected=_bulk_versions(ids, request.form),
+    )
     message = decided_message(len(result.changed), decision)
     if result.skipped:
         message += " " + ngettext(
@@ -126,18 +219,170 @@ def bulk() -> Any:
             "%(num)d were withdrawn or are gone.",
             len(result.skipped),
         )
+    if result.stale:
+        message += " " + ngettext(
+            "%(num)d was changed by someone else meanwhile and was left as it is: %(ids)s.",
+            "%(num)d were changed by someone else meanwhile and were left as they are: %(ids)s.",
+            len(result.stale),
+            ids=", ".join(f"#{i}" for i in result.stale),
+        )
     if wants_json():
         return jsonify(
             {
                 "changed": result.changed,
                 "unchanged": result.unchanged,
                 "skipped": result.skipped,
+                "stale": result.stale,
                 "pending": pages.pending(),
                 "message": message,
             }
         )
     flash(message, "success")
     return back(url_for(".queue"))
+
+
+# --- the shared queue: polling, claims, approve all matching ----------------------------------
+
+
+def _shown(raw: str | None) -> list[int]:
+    if not raw:
+        return []
+    parts = raw.split(",")
+    ids = [rules.parse_id(part) for part in parts]
+    if len(parts) > shared_queue.MAX_SHOWN or any(i is None for i in ids):
+        raise InvalidInput(gettext("Unknown cards."), code="bad_shown")
+    return [i for i in ids if i is not None]
+
+
+def _since(raw: str | None) -> int:
+    since = _version(raw or "0")
+    return since or 0
+
+
+def _claim_text(claim: shared_queue.Claim) -> str:
+    return gettext("%(who)s is looking at this", who=claim.username)
+
+
+@bp.get("/queue/state")
+@login_required
+def state() -> Response:
+    """The state of the moderator's view, for its script: cheap to ask every few seconds.
+
+    ``shown`` names the cards on screen, ``since`` the highest comment id the screen heard
+    of; the filter is the queue's own query string. The ETag covers everything the answer
+    depends on, so an unchanged queue costs one small query and a 304. Moderator pages are
+    ``no-store``, so the script keeps the ETag itself and sends ``If-None-Match``.
+    """
+    where = _queue_filter()
+    shown = _shown(request.args.get("shown"))
+    since = _since(request.args.get("since"))
+    claims = shared_queue.active_claims(shown)
+    asked = f"{g.moderator.id}|{current_locale()}|{request.query_string.decode()}"
+    etag = shared_queue.fingerprint(shown, claims, asked)
+    if etag in request.if_none_match:
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    now = shared_queue.queue_state(where, shown, since)
+    back = url_for(".queue", **filter_args(where))
+    card_page = review.queue_page(now.new, None)
+    me = g.moderator.id
+    gone = []
+    for comment_id, event in now.gone.items():
+        by_me = event is not None and event.actor_id == me
+        message = None if by_me else f"#{comment_id}: {review.changed_meanwhile(event)}"
+        gone.append({"id": comment_id, "message": message})
+    body = {
+        "pending": pages.pending(),
+        "pending_cap": pages.PENDING_CAP,
+        "still": now.still,
+        "gone": gone,
+        "new": [
+            {
+                "id": c.id,
+                "html": render_template("moderate/_card.html", c=c, page=card_page, back=back),
+            }
+            for c in now.new
+        ],
+        "more_new": now.more_new,
+        "new_message": ngettext(
+            "%(num)d new comment: reload to see it.",
+            "%(num)d new comments: reload to see them.",
+            len(now.new),
+        )
+        if now.new
+        else None,
+        "since": now.latest,
+        "claims": [
+            {
+                "id": c.comment_id,
+                "who": c.username,
+                "mine": c.moderator_id == me,
+                "message": _claim_text(c),
+            }
+            for c in now.claims
+        ],
+    }
+    response = jsonify(body)
+    response.set_etag(etag)
+    return response
+
+
+@bp.post("/comments/<id:comment_id>/claim")
+@login_required
+def claim(comment_id: int) -> Response:
+    """The moderator focused this card: the others see "anna is looking at this" for a while.
+
+    Sent by the script with the CSRF token in its ``X-CSRFToken`` header.
+    """
+    seconds = int(current_app.config["QUEUE_CLAIM_SECONDS"])
+    until = shared_queue.claim(comment_id, g.moderator, seconds)
+    return jsonify({"id": comment_id, "until": until.isoformat(), "seconds": seconds})
+
+
+def _upto(raw: str | None) -> int:
+    upto = _version(raw)
+    if upto is None:
+        raise InvalidInput(gettext("This confirmation is not valid."), code="bad_upto")
+    return upto
+
+
+@bp.get("/approve-all")
+@admin_required
+def approve_all_confirm() -> str:
+    """How many pending comments the filter matches; the button that approves them."""
+    where = _queue_filter()
+    count, upto = review.matching_pending(where)
+    return render_template(
+        "moderate/approve_all.html",
+        where=where,
+        count=count,
+        upto=upto,
+        filter_args=filter_args(where),
+        decision_form=DecisionForm(),
+    )
+
+
+@bp.post("/approve-all")
+@admin_required
+def approve_all() -> HTTPResponse:
+    """Approve every pending comment the filter matched when the admin confirmed the count
+    (those up to the highest id shown then), as one audited bulk action."""
+    form = DecisionForm()
+    validated(form)
+    where = _queue_filter(request.form)
+    upto = _upto(request.form.get("upto"))
+    result = review.approve_matching(where, review.Actor.of(g.moderator), upto)
+    flash(
+        ngettext(
+            "%(num)d comment approved (bulk action %(bulk)s).",
+            "%(num)d comments approved (bulk action %(bulk)s).",
+            result.approved,
+            bulk=result.bulk_id,
+        ),
+        "success",
+    )
+    return redirect(url_for(".queue", **filter_args(where)))
 
 
 # --- one comment, one article ----------------------------------------------------------------
@@ -147,11 +392,15 @@ def bulk() -> Any:
 @login_required
 def comment(comment_id: int) -> str:
     the_comment = review.get_comment(comment_id)
+    events = review.history(comment_id)
     return render_template(
         "moderate/comment.html",
         comment=the_comment,
-        events=review.history(comment_id),
+        events=events,
         others=review.source_counts([the_comment.source_hash]),
+        # Revising from here is explicit: the forms carry the version this page shows, so a
+        # change by someone else since is refused rather than overwritten.
+        card_version=events[-1].id if events else 0,
         decision_form=DecisionForm(),
         here=request.path,
     )

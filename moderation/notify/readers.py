@@ -25,7 +25,9 @@ address's hash and the page's language, never the address: a confirmation link e
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,7 +36,7 @@ from babel.dates import format_datetime
 from flask import current_app
 from flask_babel import gettext
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .. import database, privacy, rules
@@ -46,6 +48,7 @@ from ..models import (
     OutboxKind,
     OutboxMessage,
     ReaderAddress,
+    ReaderKey,
     utcnow,
 )
 from . import mail, outbox
@@ -78,8 +81,13 @@ def _unsubscribe_serializer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_UNSUBSCRIBE_SALT)
 
 
-def confirm_token(email_hash: str, language: str) -> str:
-    return _confirm_serializer().dumps([email_hash, language])
+def confirm_token(email_hash: str, language: str, comment_id: int | None = None) -> str:
+    """The confirmation link's token; ``comment_id``, the comment that asked for it, lets the
+    page lead back to its article (with the browser's reader key, see :func:`confirm`)."""
+    payload: list[Any] = [email_hash, language]
+    if comment_id is not None:
+        payload.append(comment_id)
+    return _confirm_serializer().dumps(payload)
 
 
 def unsubscribe_token(email_hash: str, language: str) -> str:
@@ -93,6 +101,7 @@ class Token:
     email_hash: str
     language: str
     issued_at: datetime | None = None  # confirmation links only
+    comment_id: int | None = None  # the comment that asked for the confirmation link
 
 
 class BadToken(InvalidInput):
@@ -118,13 +127,21 @@ MAX_TOKEN_LENGTH = 300
 def _payload(value: Any) -> tuple[str, str]:
     if (
         isinstance(value, list)
-        and len(value) == 2
-        and all(isinstance(part, str) for part in value)
+        and len(value) in (2, 3)
+        and all(isinstance(part, str) for part in value[:2])
         and len(value[0]) == 64
         and value[1] in rules.LANGUAGES
     ):
         return value[0], value[1]
     raise BadToken("This link is not valid.")
+
+
+def _comment_of(value: Any) -> int | None:
+    """The comment id a confirmation link carries (links made before issue 13 carry none)."""
+    found = value[2] if len(value) == 3 else None
+    if isinstance(found, int) and not isinstance(found, bool) and rules.is_row_id(found):
+        return found
+    return None
 
 
 def read_confirm_token(token: str) -> Token:
@@ -146,7 +163,7 @@ def read_confirm_token(token: str) -> Token:
     except BadSignature:
         raise BadToken("This link is not valid.") from None
     email_hash, language = _payload(value)
-    return Token(email_hash, language, issued)
+    return Token(email_hash, language, issued, _comment_of(value))
 
 
 def read_unsubscribe_token(token: str) -> Token:
@@ -160,8 +177,8 @@ def read_unsubscribe_token(token: str) -> Token:
     return Token(*_payload(value))
 
 
-def confirm_url(email_hash: str, language: str) -> str:
-    return mail.link(f"/notifications/confirm/{confirm_token(email_hash, language)}")
+def confirm_url(email_hash: str, language: str, comment_id: int | None = None) -> str:
+    return mail.link(f"/notifications/confirm/{confirm_token(email_hash, language, comment_id)}")
 
 
 def unsubscribe_url(email_hash: str, language: str) -> str:
@@ -189,9 +206,32 @@ def address_state(token: Token) -> str | None:
     return state
 
 
+# Reader keys kept per address: one per browser that confirmed it; older ones are dropped.
+MAX_READER_KEYS = 10
+KEY_FRAGMENT = "cm-key"  # the article link's fragment: #cm-key=KEY (read by static/embed.js)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """What the confirmation page shows: the address, and where this browser may go on to.
+
+    ``article_url`` is the commented article's address with a fresh reader key in its fragment
+    (``#cm-key=…``), or None when the article has no known address (or the comment is gone):
+    then no key is made, as no browser could receive it.
+    """
+
+    address: ReaderAddress
+    article_url: str | None = None
+
+
 @database.writes
-def confirm(token: Token) -> ReaderAddress:
+def confirm(token: Token) -> Confirmed:
     """Confirm the address (the confirmation page's POST): it may be mailed from now on.
+
+    The browser that confirms also gets a reader key (see :mod:`moderation.trust`): only its
+    SHA-256 is stored, bound to the address's hash, and the key itself goes into the fragment
+    of the link back to the article, where the widget picks it up. Only the mailbox's owner
+    reaches this POST, so only their browser holds a key for the address.
 
     Raises :class:`NotFound` when the address is no longer known (erased meanwhile), and
     :class:`BadToken` for a link sent before the address unsubscribed: confirming anew takes a
@@ -210,7 +250,50 @@ def confirm(token: Token) -> ReaderAddress:
         raise BadToken("This link was sent before the address unsubscribed.")
     if not row.confirmed:
         row.confirmed_at = utcnow()
-    return row
+    article_url = _article_of(token)
+    if article_url is None:
+        return Confirmed(row)
+    key = secrets.token_urlsafe(32)
+    _keep_newest_keys(token.email_hash, MAX_READER_KEYS - 1)
+    db.session.add(
+        ReaderKey(key_hash=hashlib.sha256(key.encode()).hexdigest(), email_hash=token.email_hash)
+    )
+    return Confirmed(row, f"{article_url.split('#', 1)[0]}#{KEY_FRAGMENT}={key}")
+
+
+def _article_of(token: Token) -> str | None:
+    """The address of the article whose comment asked for this link, if the comment is still
+    there with this address (the link's hash must be its address's)."""
+    if token.comment_id is None:
+        return None
+    comment = db.session.get(Comment, token.comment_id)
+    if comment is None or not comment.email or not comment.article.url:
+        return None
+    if privacy.address_hash(comment.email) != token.email_hash:
+        return None
+    return comment.article.url
+
+
+def _keep_newest_keys(email_hash: str, keep: int) -> None:
+    """Drop the address's reader keys but the ``keep`` newest: confirming again and again
+    (the link works for a week) cannot pile up rows."""
+    newest = (
+        select(ReaderKey.key_hash)
+        .where(ReaderKey.email_hash == email_hash)
+        .order_by(ReaderKey.created_at.desc(), ReaderKey.key_hash)
+        .limit(keep)
+    )
+    db.session.execute(
+        delete(ReaderKey).where(
+            ReaderKey.email_hash == email_hash, ReaderKey.key_hash.not_in(newest.scalar_subquery())
+        )
+    )
+
+
+def forget_keys(email_hash: str) -> int:
+    """Delete the address's reader keys (unsubscribing, erasure); how many there were."""
+    result = db.session.execute(delete(ReaderKey).where(ReaderKey.email_hash == email_hash))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 @database.writes
@@ -224,6 +307,8 @@ def unsubscribe(token: Token) -> ReaderAddress:
     row = _lock_or_create(token.email_hash)
     row.email = None
     row.unsubscribed_at = utcnow()
+    # Trust needs a confirmed address: confirming anew gives the browser a new key.
+    forget_keys(token.email_hash)
     return row
 
 
@@ -292,7 +377,7 @@ def _on_created(event: OutboxMessage, comment: Comment) -> None:
             ),
             unsubscribe_url=unsubscribe_url(email_hash, language),
             site=site.name,
-            confirm_url=confirm_url(email_hash, language),
+            confirm_url=confirm_url(email_hash, language, comment.id),
             days=CONFIRM_MAX_AGE.days,
         )
     _queue(CONFIRM, address.email, email_hash, content, comment)

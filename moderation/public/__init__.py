@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, embed, fast_path, notifications
+from . import api, embed, fast_path, notifications, reports
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(api.bp)
+    app.register_blueprint(reports.bp)  # POST /api/v1/comments/<id>/reports
     app.session_interface = api.SessionsOutsideTheApi()
     app.register_blueprint(embed.bp)
     app.register_blueprint(notifications.bp)

@@ -47,14 +47,14 @@ from flask_babel import force_locale, gettext, ngettext
 from sqlalchemy import select
 from werkzeug.wrappers import Response as HTTPResponse
 
-from .. import approved, form_tokens, rules, sites
+from .. import approved, form_tokens, reports, rules, sites
 from ..errors import Forbidden, InvalidInput, RateLimited, ServiceError
 from ..extensions import csrf, db
 from ..i18n import reader_language, wait_text
 from ..models import Article, Comment, CommentStatus, SiteSnapshot
 from ..privacy import request_source
 from ..submission import parse_submission, submit_comment, validate_article_key
-from .forms import CommentForm
+from .forms import CommentForm, ReportForm
 
 bp = Blueprint("embed", __name__)
 
@@ -146,6 +146,9 @@ def widget_words() -> dict[str, str]:
             "Thank you! Your comment will be reviewed and appears once it is approved."
         ),
         "pending": gettext("awaiting approval, visible only to you"),
+        # A trusted reader's comment, published at once (moderation.trust).
+        "live": gettext("Thank you! Your comment is published."),
+        "published": gettext("published"),
         "withdraw": gettext("Withdraw"),
         "withdrawn": gettext("Your comment has been withdrawn."),
         "closed": closed_text("closed"),
@@ -400,6 +403,9 @@ def _render_page(
             _page_url(site, article, reply=comment_id, after=after) + "#form"
         ),
         form_url=_page_url(site, article, after=after),
+        report_url=lambda comment_id: url_for(
+            "embed.report_form", comment_id=comment_id, lang=_lang_override()
+        ),
         cancel_url=_page_url(site, article, after=after) + "#form",
         reply_to=reply_to,
         closed=closed_text(closed) if closed else None,
@@ -496,3 +502,102 @@ def _parent_id(raw: str | None) -> int | str | None:
     if not raw:
         return None
     return rules.parse_id(raw) or raw
+
+
+# --- the report form (DSA Art. 16), without JavaScript ---------------------------------------
+
+REPORT_PAGE = "/embed/report/<int:comment_id>"
+
+
+def _lang_override() -> str | None:
+    """``?lang=`` when it names one of our languages, for the links a page makes."""
+    wanted = request.args.get("lang")
+    return wanted if wanted in rules.LANGUAGES else None
+
+
+def _report_site(comment_id: int) -> tuple[Comment, SiteSnapshot]:
+    """The published comment to report and its site; framed only by the site's pages."""
+    comment = reports.published_comment(comment_id)
+    the_site = sites.snapshot(comment.article.site.slug)
+    g.frame_ancestors = frame_ancestors(the_site)
+    return comment, the_site
+
+
+def _render_report(
+    comment: Comment,
+    site: SiteSnapshot,
+    form: ReportForm,
+    *,
+    status: int = 200,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    lang = reader_language(site)
+    override = _lang_override()
+    form.form_token.data = form_tokens.issue(site.slug, reports.form_token_scope(comment.id))
+    html = render_template(
+        "embed/report.html",
+        html_lang=lang,
+        site=site,
+        comment=comment,
+        form=form,
+        categories=[(c, reports.category_label(c)) for c in reports.CATEGORIES],
+        form_url=url_for("embed.report_form", comment_id=comment.id, lang=override),
+        back_url=url_for("embed.thread", site=site.slug, article=comment.article.key, lang=override)
+        + f"#comment-{comment.id}",
+        sent=request.args.get("sent") == "1",
+        error=error,
+        aria=aria,
+        max_law=reports.MAX_LAW_LENGTH,
+        max_explanation=reports.MAX_EXPLANATION_LENGTH,
+    )
+    g.page_policy = True
+    response = Response(html, status=status, mimetype="text/html")
+    response.headers.update(headers or {})
+    response.cache_control.no_store = True  # a fresh form token every time
+    return response
+
+
+@bp.get(REPORT_PAGE)
+def report_form(comment_id: int) -> Response:
+    """The report form for one published comment, or (``?sent=1``) the thank-you page."""
+    comment, the_site = _report_site(comment_id)
+    with force_locale(reader_language(the_site)):
+        return _render_report(comment, the_site, ReportForm(formdata=None))
+
+
+@bp.post(REPORT_PAGE)
+@csrf.exempt  # protected like the comment form: the page's origin and a signed form token
+def send_report(comment_id: int) -> HTTPResponse:
+    comment, the_site = _report_site(comment_id)
+    _refuse_cross_site()
+    form = ReportForm()
+    with force_locale(reader_language(the_site)):
+        data = {
+            "category": form.category.data,
+            "law": form.law.data or None,
+            "explanation": form.explanation.data or "",
+            "email": form.email.data or None,
+            "good_faith": bool(form.good_faith.data),
+        }
+        try:
+            reports.file_report(
+                comment.id,
+                reports.parse_report(data),
+                source_hash=request_source(),
+                form_token=form.form_token.data or None,
+                require_form_token=True,
+            )
+        except RateLimited as error:
+            return _render_report(
+                comment, the_site, form, status=429, error=error.message, headers=error.headers
+            )
+        except InvalidInput as error:
+            for name, message in (error.fields or {}).items():
+                field = getattr(form, name, None)
+                if field is not None:
+                    field.errors = [message]
+            message = fields_text() if error.fields else error.message
+            return _render_report(comment, the_site, form, status=400, error=message)
+    thanks = url_for("embed.report_form", comment_id=comment.id, lang=_lang_override(), sent=1)
+    return redirect(thanks + "#status", code=303)

@@ -6,7 +6,9 @@ page cache (``200``). For those two answers the work is one indexed query and a 
 lookup, yet Flask's request handling around them (request context, matching the URL against
 every route of the app, the before/after-request hooks, building the response) costs more than
 the answer itself. :class:`FastPath` wraps the app's WSGI callable and gives exactly those two
-answers without entering Flask; every other request goes to Flask unchanged.
+answers without entering Flask, and the counts of plain counts requests
+(:meth:`FastPath.counts`, equal to :func:`moderation.public.api.counts`); every other request
+goes to Flask unchanged.
 
 It must stay equal to :func:`moderation.public.api.list_comments`: the same status, headers
 and body for every request it answers. That is why it reuses the view's parts rather than
@@ -26,16 +28,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
-from flask import Flask
-from werkzeug.http import parse_etags
+from flask import Flask, Response
+from werkzeug.http import generate_etag, http_date, parse_etags
 
 from .. import approved
 from ..errors import ServiceError
-from ..rules import MAX_ID
+from ..rules import MAX_ID, is_article_key
 from ..submission import validate_article_key
-from .headers import cache_control, list_headers
+from .headers import READ_CORS_HEADERS, cache_control, list_headers
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -48,6 +50,17 @@ log = logging.getLogger(__name__)
 LIST_PATH = re.compile(r"/api/v1/sites/([^/]+)/articles/(.+)/comments")
 # A parameter as the fast path takes it: plain ASCII digits, at most as many as MAX_ID has.
 NUMBER = re.compile(r"[0-9]{1,10}")
+# The counts' route, api.counts: "/sites/<site>/counts".
+COUNTS_PATH = re.compile(r"/api/v1/sites/([^/]+)/counts")
+# Conditions other than If-None-Match (and ranges): werkzeug's make_conditional weighs them,
+# so such a counts request goes to Flask.
+OTHER_CONDITIONS = (
+    "HTTP_IF_MATCH",
+    "HTTP_IF_MODIFIED_SINCE",
+    "HTTP_IF_UNMODIFIED_SINCE",
+    "HTTP_IF_RANGE",
+    "HTTP_RANGE",
+)
 
 STATUS_200 = "200 OK"
 STATUS_304 = "304 NOT MODIFIED"  # werkzeug's wording, so the status line is Flask's too
@@ -76,9 +89,12 @@ class FastPath:
     def answer(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes] | None:
         """The status, headers and body of the answer, or None: let Flask answer."""
         path = environ.get("PATH_INFO", "")
-        match = LIST_PATH.fullmatch(path)
-        if match is None or not path.isascii():
+        if not path.isascii():
             return None
+        match = LIST_PATH.fullmatch(path)
+        if match is None:
+            counts = COUNTS_PATH.fullmatch(path)
+            return None if counts is None else self.counts(environ, counts.group(1))
         site, article = match.groups()
         config = self.flask_app.config
         params = page_params(
@@ -103,6 +119,59 @@ class FastPath:
         if page is None:  # Flask builds it (and caches it for the next request)
             return None
         return STATUS_200, list_headers(page.etag, policy, page.body), page.body
+
+    def counts(
+        self, environ: WSGIEnvironment, site: str
+    ) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        """The answer of :func:`moderation.public.api.counts` for a plain request, or None.
+
+        The same body (the app's JSON provider, as ``jsonify`` uses it), ETag (werkzeug's,
+        of the body), headers and ``304`` rule (werkzeug's ``make_conditional``: a weak match
+        of ``If-None-Match``, and a ``Date``). Requests with other conditions or ranges, and
+        anything the view would refuse, go to Flask.
+        """
+        if any(name in environ for name in OTHER_CONDITIONS):
+            return None
+        config = self.flask_app.config
+        keys = article_keys(environ.get("QUERY_STRING", ""), int(config["COUNTS_MAX_ARTICLES"]))
+        if keys is None:
+            return None
+        try:
+            found = approved.counts(site, keys, self.flask_app)
+        except ServiceError:  # an unknown site (404): Flask says so
+            return None
+        response = cast(Response, self.flask_app.json.response({"counts": found}))
+        body = response.get_data()
+        etag = generate_etag(body)
+        headers = [
+            ("ETag", f'"{etag}"'),
+            ("Cache-Control", cache_control(config)),
+            ("Date", http_date()),
+            *READ_CORS_HEADERS,
+        ]
+        if_none_match = environ.get("HTTP_IF_NONE_MATCH")
+        if if_none_match and parse_etags(if_none_match).contains_weak(etag):
+            return STATUS_304, headers, b""
+        length = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        return STATUS_200, length + headers, body
+
+
+def article_keys(query: str, max_keys: int) -> list[str] | None:
+    """The ``article`` parameters of a counts request, or None for anything else.
+
+    Only ``article=KEY`` parts, 1 to ``max_keys`` of them, each a valid article key: those
+    are plain URL-safe characters, so the raw query needs no decoding. Anything else (another
+    parameter, an encoded or invalid key, too many) goes to Flask, which answers it.
+    """
+    keys = []
+    for part in query.split("&") if query else ():
+        name, _, raw = part.partition("=")
+        if name != "article" or not is_article_key(raw):
+            return None
+        keys.append(raw)
+    if not 1 <= len(keys) <= max_keys:
+        return None
+    return keys
 
 
 def page_params(query: str, default_limit: int, max_limit: int) -> tuple[int, int | None] | None:

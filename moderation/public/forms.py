@@ -30,3 +30,21 @@ class CommentForm(FlaskForm):
     form_token = HiddenField()
     # The honeypot: hidden from people (CSS, aria-hidden, no tab stop), filled in by bots.
     website = StringField()
+
+
+class ReportForm(FlaskForm):
+    """The no-JS page's report form (``/embed/report/<id>``); the rules for a report live in
+    :func:`moderation.reports.parse_report`. Protected like :class:`CommentForm`: a signed,
+    single-use form token and the page's origin, no session cookie."""
+
+    class Meta:
+        csrf = False  # see CommentForm
+
+    # The radio buttons are written out in templates/embed/report.html; parse_report names a
+    # bad choice, in the site's language.
+    category = StringField()
+    law = StringField()
+    explanation = TextAreaField()
+    email = EmailField()
+    good_faith = BooleanField()
+    form_token = HiddenField()

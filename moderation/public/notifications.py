@@ -10,9 +10,11 @@
   origin is checked: the signed token is the whole proof, and all it can do is stop mail. The
   page's own button sends the same body.
 
-The token carries the address's keyed hash and the page's language (see
-:mod:`moderation.notify.readers`). A bad or expired link gets a clear 400 page and changes
-nothing. The pages are never framed, never cached and leak no token in a Referer.
+The token carries the address's keyed hash, the page's language and the comment that asked
+for it (see :mod:`moderation.notify.readers`). Confirming also hands this browser a reader key,
+in the fragment of the link back to the article (:mod:`moderation.trust`). A bad or expired
+link gets a clear 400 page and changes nothing. The pages are never framed, never cached and
+leak no token in a Referer.
 """
 
 from __future__ import annotations
@@ -99,10 +101,18 @@ def confirm(token: str) -> Response:
         return _bad_link(error)
     _refuse_cross_site()
     try:
-        readers.confirm(link)
+        confirmed = readers.confirm(link)
     except (readers.BadToken, NotFound) as error:
         return _bad_link(error, link.language)
-    return _page("confirm", link.language, state="done", token=token)
+    # The link back to the article carries this browser's reader key in its fragment (see
+    # moderation.trust): the page is never cached and the fragment is sent to no server.
+    return _page(
+        "confirm",
+        link.language,
+        state="done",
+        token=token,
+        article_url=confirmed.article_url,
+    )
 
 
 @bp.get("/unsubscribe/<token>")

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import current_app
 
-from .. import rules
+from .. import reports, rules
 from ..rules import MAX_EMAIL_LENGTH, MAX_ID, MAX_TITLE_LENGTH, MAX_URL_LENGTH
 
 ARTICLE_KEY_PATTERN = f"^{rules.ARTICLE_KEY_PATTERN}$"
@@ -255,12 +255,83 @@ def document() -> dict[str, Any]:
                     "responses": preflight | {"404": _error("Not an id", ["unknown_comment"])},
                 },
             },
+            "/comments/{comment_id}/reports": {
+                "parameters": [comment_id],
+                "post": {
+                    "operationId": "reportComment",
+                    "summary": "Report a published comment (DSA Art. 16)",
+                    "parameters": [origin],
+                    "requestBody": {
+                        "required": True,
+                        "content": {"application/json": {"schema": _report_schema()}},
+                    },
+                    "responses": {
+                        "202": {
+                            "description": "Stored; a moderator will decide.",
+                            "content": {
+                                "application/json": {
+                                    "schema": {
+                                        "type": "object",
+                                        "required": ["id", "status"],
+                                        "additionalProperties": False,
+                                        "properties": {
+                                            "id": {"type": "integer"},
+                                            "status": {"const": "received"},
+                                        },
+                                    }
+                                }
+                            },
+                        },
+                        "400": _error("Invalid report", ["invalid", "invalid_json"]),
+                        "403": _error(
+                            "The comment's site does not allow this origin", ["forbidden_origin"]
+                        ),
+                        "404": _error("No published comment with this id", ["unknown_comment"]),
+                        "415": _error("Not JSON", ["unsupported_media_type"]),
+                        "429": _error("Too many reports", ["rate_limited"], retry_after=True),
+                    },
+                },
+                "options": {
+                    "operationId": "reportPreflight",
+                    "summary": "CORS preflight for reporting",
+                    "parameters": [origin],
+                    "responses": preflight
+                    | {"404": _error("No published comment", ["unknown_comment"])},
+                },
+            },
         },
         "components": {"schemas": _schemas(config)},
     }
 
 
 _STR: dict[str, Any] = {"type": "string"}
+
+
+def _report_schema() -> dict[str, Any]:
+    """A reader's report (see :func:`moderation.reports.parse_report`)."""
+    return {
+        "type": "object",
+        "required": ["category", "explanation", "good_faith"],
+        "properties": {
+            "category": {"enum": list(reports.CATEGORIES)},
+            "law": {
+                "type": "string",
+                "maxLength": reports.MAX_LAW_LENGTH,
+                "description": "Which law or ground the comment breaks; required for `illegal`.",
+            },
+            "explanation": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": reports.MAX_EXPLANATION_LENGTH,
+            },
+            "email": {
+                "type": "string",
+                "maxLength": MAX_EMAIL_LENGTH,
+                "description": "Optional: for the receipt and the decision, never shown.",
+            },
+            "good_faith": {"const": True, "description": "The report is made in good faith."},
+        },
+    }
 
 
 def _schemas(config: Any) -> dict[str, Any]:
@@ -341,6 +412,15 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "title": {"type": ["string", "null"], "maxLength": MAX_TITLE_LENGTH},
                 "url": {"type": ["string", "null"], "maxLength": MAX_URL_LENGTH},
                 "form_token": {"type": ["string", "null"]},
+                "reader_key": {
+                    "type": ["string", "null"],
+                    "pattern": "^[A-Za-z0-9_-]{43}$",
+                    "description": (
+                        "The key this browser got when the reader confirmed their address;"
+                        " with the same `email`, it lets a site's trusted readers be"
+                        " published at once."
+                    ),
+                },
             },
         },
         "Accepted": {
@@ -349,7 +429,14 @@ def _schemas(config: Any) -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "integer"},
-                "status": {"const": "pending"},
+                "status": {
+                    "type": "string",
+                    "enum": ["pending", "approved"],
+                    "description": (
+                        "`approved` when a trusted reader's comment was published at once"
+                        " (see `reader_key`); `pending` otherwise, spam included."
+                    ),
+                },
                 "token": {"type": "string", "description": "Keep it to withdraw the comment."},
             },
         },
