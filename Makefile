@@ -7,7 +7,7 @@ STAMP   := $(VENV)/.installed
 # Compiled message catalogs of the moderator UI: build output, made from the .po files in git.
 MO      := $(patsubst %.po,%.mo,$(wildcard translations/*/LC_MESSAGES/messages.po))
 
-.PHONY: run serve bench test lint install clean translations
+.PHONY: run serve bench test lint install clean translations axe
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,7 +49,15 @@ else
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 endif
 
-test: $(STAMP) $(MO)
+# axe-core, the accessibility checker the browser tests run (tests/test_accessibility.py): from the
+# npm registry into node_modules/ (git-ignored, no package.json needed); the tests read it from disk.
+AXE     := node_modules/axe-core/axe.min.js
+$(AXE):
+	npm install --no-audit --no-fund --no-save --prefix . axe-core@4
+
+axe: $(AXE)
+
+test: $(STAMP) $(MO) $(AXE)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Style, then the layer contracts in pyproject.toml ([tool.importlinter]), then the types.

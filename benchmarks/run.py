@@ -459,6 +459,88 @@ class Seeder:
 # --- the run -----------------------------------------------------------------------------------
 
 
+class QueuePoller:
+    """A moderator's open queue, as moderate.js keeps it: a signed-in session that asks for
+    the queue's state every ``interval`` seconds with the ETag it last got (mostly 304)."""
+
+    def __init__(self, port: int, username: str, password: str, interval: float) -> None:
+        import http.cookiejar
+        import urllib.parse
+        import urllib.request
+
+        self.base = f"http://127.0.0.1:{port}"
+        self.interval = interval
+        self.opener = urllib.request.build_opener(
+            urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+        )
+        page = self.opener.open(self.base + "/moderate/login").read().decode()
+        found = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
+        assert found, "no CSRF token on the login page"
+        form = {"username": username, "password": password, "csrf_token": found[1]}
+        self.opener.open(self.base + "/moderate/login", urllib.parse.urlencode(form).encode())
+        self.polls = self.errors = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        import urllib.error
+        import urllib.request
+
+        etag = None
+        while not self.stop.wait(self.interval):
+            request = urllib.request.Request(self.base + "/moderate/queue/state")
+            if etag:
+                request.add_header("If-None-Match", etag)
+            try:
+                with self.opener.open(request) as response:
+                    etag = response.headers.get("ETag") or etag
+                    response.read()
+            except urllib.error.HTTPError as error:
+                if error.code != 304:
+                    self.errors += 1
+            except OSError:
+                self.errors += 1
+            self.polls += 1
+
+
+def ten_queues_case(port: int, env: dict[str, str], drive: Callable[..., Result],
+                    kw: dict[str, Any], interval: float = 1.0) -> Result:  # fmt: skip
+    """The reader list while ten moderators keep the queue open (polling every second, five
+    times as often as moderate.js does), to show the polling leaves the readers' workers be."""
+    password = "bench-moderator-password"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "flask",
+            "--app",
+            "wsgi",
+            "moderators",
+            "add",
+            "benchmod",
+            "--password-stdin",
+        ],  # fmt: skip
+        input=f"{password}\n{password}\n",
+        text=True,
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    pollers = [QueuePoller(port, "benchmod", password, interval) for _ in range(10)]
+    for poller in pollers:
+        poller.thread.start()
+    try:
+        result = drive(f"http://127.0.0.1:{port}" + LIST_PATH, **kw)
+    finally:
+        for poller in pollers:
+            poller.stop.set()
+    polls = sum(p.polls for p in pollers)
+    errors = sum(p.errors for p in pollers)
+    print(f"ten open queues: {polls} polls of /moderate/queue/state meanwhile, {errors} errors")
+    return result
+
+
 def machine() -> str:
     cpu = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -601,6 +683,14 @@ def main() -> None:
                 )  # fmt: skip
             )
             rows.append(("GET counts, 20 articles", *both(COUNTS_PATH), "≥ 0.8×"))
+            rows.append(
+                (
+                    "GET list (200) while ten moderators' queues poll",
+                    ten_queues_case(ours.port, app_env, drive, kw),
+                    rows[0][2],
+                    "≈ the list's",
+                )
+            )
         label = "SQLite synchronous=FULL" if url.startswith("sqlite") else "PostgreSQL"
         rows.append((f"POST a comment, many readers, {label}",
                      *both(POST_PATH, post=True, many_readers=True), "≥ 450/s"))  # fmt: skip

@@ -5,7 +5,7 @@ article's state (site, article, version, count) in the database driver's own ter
 ORM session; its ETag comes from the article's version, which :mod:`moderation.review` bumps
 whenever the approved list changes. A ``304`` is answered from that state alone. The JSON of a
 page is built once per version and kept in a small per-worker cache (:class:`PageCache`) keyed
-by (article, version, limit, after): a new version is a new key, so the cache is never stale
+by (article, version, limit, after, sort): a new version is a new key, so the cache is never stale
 and needs no invalidation across workers or hosts. Counts for many articles are one query.
 
 On PostgreSQL the states themselves are kept in each worker's memory and PostgreSQL tells every
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import cast
 
 from flask import Flask, current_app
-from sqlalchemy import Engine, Select, and_, bindparam, select
+from sqlalchemy import Engine, Select, and_, bindparam, or_, select
 
 from . import database, state_cache
 from .errors import NotFound
@@ -43,10 +43,17 @@ class ThreadState:
     version: int
     count: int
 
-    def etag(self, limit: int, after: int | None) -> str:
+    def etag(self, limit: int, after: int | None, sort: str = "oldest") -> str:
         # An ETag is compared only with earlier answers for the same URL, so the article's
-        # version and the page parameters are enough.
-        return f"{self.version}.{limit}.{after or 0}"
+        # version and the page parameters are enough; the order is named all the same, so
+        # that each order has an ETag of its own wherever answers are compared.
+        return f"{self.version}.{limit}.{after or 0}.{sort}"
+
+
+# The list's orders (``?sort=``): by id, oldest or newest first, or the editors' picks first
+# and then oldest first. Paging is by cursor (``after``), opaque to clients: the id of the
+# page's last comment, and for ``featured`` while still among the picks, that id negated.
+SORTS = ("oldest", "newest", "featured")
 
 
 # The state of one thread: site by slug, article by its (site_id, key) unique index.
@@ -212,12 +219,12 @@ def page_cache(app: Flask | None = None) -> PageCache:
     return cache
 
 
-def page_key(state: ThreadState, limit: int, after: int | None) -> tuple:
+def page_key(state: ThreadState, limit: int, after: int | None, sort: str = "oldest") -> tuple:
     """Where a page lives in the cache; the view and :mod:`moderation.public.fast_path` use it."""
-    return (state.site_id, state.article_id, state.version, limit, after)
+    return (state.site_id, state.article_id, state.version, limit, after, sort)
 
 
-def page(state: ThreadState, limit: int, after: int | None) -> Page:
+def page(state: ThreadState, limit: int, after: int | None, sort: str = "oldest") -> Page:
     """The page for this state, from the cache or built (one indexed query) and cached.
 
     A page is only ever labelled with the version it was read at: after reading the comments,
@@ -228,11 +235,11 @@ def page(state: ThreadState, limit: int, after: int | None) -> Page:
     """
     cache = page_cache()
     for _ in range(3):
-        key = page_key(state, limit, after)
+        key = page_key(state, limit, after, sort)
         found = cache.get(key)
         if found is not None:
             return found
-        data = approved_page(state, limit, after)
+        data = approved_page(state, limit, after, sort)
         body = json.dumps(data, separators=(",", ":")).encode()
         if state.article_id is None:
             now = None  # no article yet: an empty list, whatever happens next
@@ -246,7 +253,7 @@ def page(state: ThreadState, limit: int, after: int | None) -> Page:
             ).first()
             now = ThreadState(state.site_id, state.article_id, *row) if row else None
         if now is None or now.version == state.version:
-            built = Page(state.etag(limit, after), body)
+            built = Page(state.etag(limit, after, sort), body)
             cache.put(key, built)
             return built
         state = now
@@ -259,26 +266,51 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def approved_page(state: ThreadState, limit: int, after: int | None) -> dict:
-    """One page of the approved list, oldest first, as the API's JSON body."""
+def _ordered(query: Select, after: int | None, sort: str) -> Select:
+    """The list's query in the order ``sort``, from the cursor ``after`` on (see :data:`SORTS`).
+
+    Every order is by the index (article, status, id); ``featured`` reads the few picks and
+    then the rest, both by id. A reply may so come before its parent (``newest``, or a pick
+    answering a comment that is none): the widget holds it until its parent has come.
+    """
+    if sort == "newest":
+        query = query.order_by(Comment.id.desc())
+        return query if after is None else query.where(Comment.id < after)
+    if sort == "featured":
+        query = query.order_by(Comment.featured.desc(), Comment.id)
+        if after is None:
+            return query
+        if after < 0:  # still among the picks: the picks after it, then every other comment
+            return query.where(or_(and_(Comment.featured, Comment.id > -after), ~Comment.featured))
+        return query.where(~Comment.featured, Comment.id > after)
+    query = query.order_by(Comment.id)
+    return query if after is None else query.where(Comment.id > after)
+
+
+def approved_page(state: ThreadState, limit: int, after: int | None, sort: str = "oldest") -> dict:
+    """One page of the approved list in the order ``sort``, as the API's JSON body."""
     comments: list[dict] = []
     next_cursor = None
     if state.article_id is not None:
         query = (
             select(
-                Comment.id, Comment.parent_id, Comment.author, Comment.body_html, Comment.created_at
+                Comment.id,
+                Comment.parent_id,
+                Comment.author,
+                Comment.body_html,
+                Comment.created_at,
+                Comment.staff,
+                Comment.featured,
             )
             .where(Comment.article_id == state.article_id)
             .where(Comment.status == CommentStatus.APPROVED)
-            .order_by(Comment.id)
             .limit(limit + 1)
         )
-        if after is not None:
-            query = query.where(Comment.id > after)
-        rows = db.session.execute(query).all()
+        rows = db.session.execute(_ordered(query, after, sort)).all()
         if len(rows) > limit:
             rows = rows[:limit]
-            next_cursor = str(rows[-1].id)
+            last = rows[-1]
+            next_cursor = str(-last.id if sort == "featured" and last.featured else last.id)
         comments = [
             {
                 "id": row.id,
@@ -286,6 +318,8 @@ def approved_page(state: ThreadState, limit: int, after: int | None) -> dict:
                 "author": row.author,
                 "html": row.body_html,
                 "created_at": iso(row.created_at),
+                "staff": bool(row.staff),
+                "featured": bool(row.featured),
             }
             for row in rows
         ]

@@ -96,6 +96,9 @@ class Defaults:
     MAIL_FROM = "Kommentare <comments@localhost>"
     MAIL_TIMEOUT = 10  # seconds per SMTP connection step
     READER_MAILS_PER_DAY = 10  # mails to one reader's address in any 24 hours, at most
+    # Where authors may also object to a removal by mail ("or reply to …" in the statement of
+    # reasons); None: the statement offers the objection form only.
+    OBJECTION_ADDRESS: str | None = None
     WEBHOOK_TIMEOUT = 5  # seconds; a slower answer is a failed delivery
     WEBHOOK_MAX_FAILURES = 20  # failed deliveries in a row pause a webhook (admins are mailed)
     OUTBOX_RETRY_HOURS = 24  # a failing delivery is retried with growing pauses this long

@@ -41,6 +41,8 @@ REASON_LABELS = {
     "blocked_word": lazy_gettext("blocked word"),
     "watched_word": lazy_gettext("watched word"),
     "trusted": lazy_gettext("trusted"),
+    "reported": lazy_gettext("reported by readers"),
+    "objection": lazy_gettext("the author objects to the removal"),
 }
 
 

@@ -21,21 +21,26 @@ gets nothing. The address is never shown to moderators.
 
 from __future__ import annotations
 
+import csv
 import enum
 import hashlib
+import io
+import re
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext
-from sqlalchemy import BigInteger, bindparam, func, select
+from sqlalchemy import BigInteger, bindparam, func, or_, select
 
-from . import database, form_tokens, privacy, rules
+from . import database, form_tokens, grounds, privacy, rules
 from .errors import InvalidInput, NotFound, RateLimited, enum_member
 from .extensions import db
 from .models import (
+    Article,
     Comment,
     CommentStatus,
     FormTokenUse,
@@ -47,7 +52,7 @@ from .models import (
     utcnow,
 )
 from .notify import mail, outbox, readers
-from .review import Actor, change_status
+from .review import OBJECTION, Actor, change_status, has_reason
 
 CATEGORIES = ("illegal", "insult", "spam", "off_topic", "other")
 MAX_LAW_LENGTH = 500  # the column's size
@@ -261,6 +266,20 @@ def open_report_count(comment_id: int) -> int:
     )
 
 
+def reported_count(cap: int | None = None) -> int:
+    """How many comments have open reports or an open objection (at most ``cap``), for the
+    queue's "Reported" tab."""
+    query = select(Comment.id).where(
+        or_(
+            Comment.id.in_(select(Report.comment_id).where(Report.status == ReportStatus.OPEN)),
+            has_reason(OBJECTION),
+        )
+    )
+    if cap is not None:
+        query = query.limit(cap)
+    return int(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0)
+
+
 def open_reports(comment_ids: Sequence[int]) -> dict[int, list[Report]]:
     """The open reports of these comments, oldest first, by comment (for the queue's cards)."""
     found: dict[int, list[Report]] = {}
@@ -290,9 +309,9 @@ def parse_report_decision(value: ReportDecision | str) -> ReportDecision:
     return enum_member(ReportDecision, value, message, "invalid_decision")
 
 
-def site_grounds(site: Site) -> tuple[str, ...]:
-    """The grounds a moderator of this site chooses from (the service's defaults unless set)."""
-    return tuple(site.removal_grounds) if site.removal_grounds else rules.REMOVAL_GROUNDS
+# The grounds live in moderation.grounds (the readers' mails name them too); kept here by name.
+site_grounds = grounds.site_grounds
+ground_label = grounds.label
 
 
 def category_label(code: str) -> str:
@@ -302,20 +321,6 @@ def category_label(code: str) -> str:
         "insult": gettext("Insult or harassment"),
         "spam": gettext("Spam or advertising"),
         "off_topic": gettext("Off-topic"),
-        "other": gettext("Other"),
-    }
-    return labels.get(code, code)
-
-
-def ground_label(code: str) -> str:
-    """A ground as moderators and authors read it, in the current language."""
-    labels = {
-        "off_topic": gettext("Off-topic"),
-        "insult": gettext("Insult or harassment"),
-        "hate_speech": gettext("Hate speech"),
-        "spam": gettext("Spam or advertising"),
-        "illegal": gettext("Illegal content"),
-        "personal_data": gettext("Personal data"),
         "other": gettext("Other"),
     }
     return labels.get(code, code)
@@ -333,9 +338,11 @@ def decide_reports(
     """Keep or remove a reported comment, close its open reports, tell their reporters; commit.
 
     Removing needs a ground from the site's list (:class:`InvalidInput` otherwise; nothing
-    changes). Keeping a comment that reports put back in the queue publishes it again. Raises
-    :class:`NotFound` for an unknown comment and :class:`InvalidInput` when it has no open
-    reports (another moderator decided them meanwhile).
+    changes). Keeping a comment that reports put back in the queue publishes it again. The
+    same two answers settle an author's objection to a removal (:func:`record_objection`):
+    keep publishes the comment again, remove lets the removal stand, on the ground given now.
+    Raises :class:`NotFound` for an unknown comment and :class:`InvalidInput` when it has
+    neither open reports nor an open objection (another moderator decided them meanwhile).
     """
     decision = parse_report_decision(decision)
     comment = None
@@ -344,12 +351,8 @@ def decide_reports(
     if comment is None:
         raise NotFound(f"There is no comment {comment_id}.", code="unknown_comment")
     site = comment.article.site
-    if decision is ReportDecision.REMOVE and ground not in site_grounds(site):
-        raise InvalidInput(
-            gettext("Choose the ground of the removal."),
-            code="invalid_ground",
-            fields={"ground": gettext("Choose one of the site's grounds.")},
-        )
+    if decision is ReportDecision.REMOVE:
+        ground = grounds.check(site, ground)
     rows = list(
         db.session.scalars(
             select(Report)
@@ -358,19 +361,35 @@ def decide_reports(
             .with_for_update()
         )
     )
-    if not rows:
+    objected = OBJECTION in comment.reasons
+    if not rows and not objected:
         raise InvalidInput(
             gettext("This comment has no open reports (any more)."), code="no_open_reports"
         )
-    event: ModerationEvent | None = None
-    if decision is ReportDecision.REMOVE:
+    if comment.status == CommentStatus.WITHDRAWN:
+        pass  # nothing left to keep or remove; the reports are closed all the same
+    elif decision is ReportDecision.REMOVE:
         if comment.status != CommentStatus.REJECTED:
-            event = change_status(comment, CommentStatus.REJECTED, actor, note)
-    elif comment.status == CommentStatus.PENDING:
+            change_status(comment, CommentStatus.REJECTED, actor, note, ground=ground)
+        else:
+            # An objection answered: the removal stands, on the ground given now.
+            db.session.add(
+                ModerationEvent(
+                    comment_id=comment.id,
+                    actor_id=actor.moderator_id,
+                    actor_name=actor.name,
+                    from_status=comment.status,
+                    to_status=comment.status,
+                    note=note or None,
+                    ground=ground,
+                )
+            )
+    elif comment.status == CommentStatus.PENDING or (
+        objected and comment.status == CommentStatus.REJECTED
+    ):
         comment.reasons = [r for r in comment.reasons if r != REPORTED]
-        event = change_status(comment, CommentStatus.APPROVED, actor, note)
-    if event is not None and decision is ReportDecision.REMOVE:
-        event.ground = ground
+        change_status(comment, CommentStatus.APPROVED, actor, note)
+    comment.reasons = [r for r in comment.reasons if r not in (REPORTED, OBJECTION)]
     now = utcnow()
     status = ReportStatus.UPHELD if decision is ReportDecision.REMOVE else ReportStatus.DISMISSED
     for row in rows:
@@ -426,3 +445,217 @@ def _mail_reporter(topic: str, report: Report, site: Site, comment: Comment) -> 
         comment_id=comment.id,
         recipient_hash=email_hash,
     )
+
+
+# --- the transparency report (DSA Art. 15 / 24) ------------------------------------------------
+
+_YEAR = re.compile(r"[0-9]{4}")
+
+
+def parse_year(value: str | int) -> int:
+    """A calendar year, 1970 to 9999; raises :class:`InvalidInput` for anything else."""
+    text = str(value).strip()
+    if not _YEAR.fullmatch(text) or not 1970 <= int(text) <= 9999:
+        raise InvalidInput(
+            f"Not a year: {text[:20]!r}; give it as YYYY, e.g. 2026.", code="bad_year"
+        )
+    return int(text)
+
+
+def site_by_slug(slug: str) -> Site:
+    """The site named ``slug``; :class:`NotFound` otherwise."""
+    site = db.session.scalars(select(Site).where(Site.slug == slug)).first()
+    if site is None:
+        raise NotFound(f"There is no site {slug[:64]!r}.", code="unknown_site")
+    return site
+
+
+@dataclass(frozen=True)
+class Transparency:
+    """A site's year of notices and removals, as the transparency report gives them.
+
+    Years are calendar years in UTC. ``reports_received`` counts reports by the moment they
+    came in; ``decisions`` counts reports closed in the year by how (``kept``: the comment
+    stayed, the report was dismissed; ``removed``: the comment was removed); the median time
+    runs from a report's arrival to its decision, for the reports decided in the year.
+    ``removals_by_ground`` counts every rejection with a ground in the year (whether a report,
+    the queue or a revision led to it); an objection answered with "the removal stands" is
+    not a second removal.
+    """
+
+    site: str
+    year: int
+    reports_received: dict[str, int]
+    decisions: dict[str, int]
+    median_seconds_to_decision: int | None
+    removals_by_ground: dict[str, int]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "year": self.year,
+            "reports_received": self.reports_received,
+            "reports_received_total": sum(self.reports_received.values()),
+            "decisions": self.decisions,
+            "median_seconds_to_decision": self.median_seconds_to_decision,
+            "removals_by_ground": self.removals_by_ground,
+            "removals_total": sum(self.removals_by_ground.values()),
+        }
+
+    def csv(self) -> str:
+        """The same numbers as rows of ``section,key,value``."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["section", "key", "value"])
+        writer.writerow(["site", "slug", self.site])
+        writer.writerow(["site", "year", self.year])
+        for code, count in self.reports_received.items():
+            writer.writerow(["reports_received", code, count])
+        for outcome, count in self.decisions.items():
+            writer.writerow(["decisions", outcome, count])
+        median = self.median_seconds_to_decision
+        writer.writerow(["median_seconds_to_decision", "", "" if median is None else median])
+        for code, count in self.removals_by_ground.items():
+            writer.writerow(["removals_by_ground", code, count])
+        return out.getvalue()
+
+
+def transparency(slug: str, year: str | int) -> Transparency:
+    """A site's transparency report for a calendar year; raises :class:`NotFound` for an
+    unknown site and :class:`InvalidInput` for a bad year."""
+    the_year = parse_year(year)
+    site = site_by_slug(slug)
+    start = datetime(the_year, 1, 1, tzinfo=UTC)
+    end = (
+        datetime(the_year + 1, 1, 1, tzinfo=UTC)
+        if the_year < 9999
+        else datetime.max.replace(tzinfo=UTC)
+    )
+    received = dict.fromkeys(CATEGORIES, 0)
+    for category, count in db.session.execute(
+        select(Report.category, func.count())
+        .where(Report.site_id == site.id, Report.created_at >= start, Report.created_at < end)
+        .group_by(Report.category)
+    ):
+        received[category] = received.get(category, 0) + count
+    decisions = {"kept": 0, "removed": 0}
+    waits: list[float] = []
+    for status, created, decided in db.session.execute(
+        select(Report.status, Report.created_at, Report.decided_at).where(
+            Report.site_id == site.id,
+            Report.decided_at.is_not(None),
+            Report.decided_at >= start,
+            Report.decided_at < end,
+        )
+    ):
+        decisions["removed" if status == ReportStatus.UPHELD else "kept"] += 1
+        if decided is not None:  # always, by the query; for the type checker
+            waits.append(max(0.0, (decided - created).total_seconds()))
+    by_ground = {code: 0 for code in grounds.site_grounds(site)}
+    for ground, count in db.session.execute(
+        select(ModerationEvent.ground, func.count())
+        .join(Comment, Comment.id == ModerationEvent.comment_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(
+            Article.site_id == site.id,
+            ModerationEvent.to_status == CommentStatus.REJECTED,
+            or_(
+                ModerationEvent.from_status.is_(None),
+                ModerationEvent.from_status != CommentStatus.REJECTED,
+            ),
+            ModerationEvent.ground.is_not(None),
+            ModerationEvent.created_at >= start,
+            ModerationEvent.created_at < end,
+        )
+        .group_by(ModerationEvent.ground)
+    ):
+        if ground is not None:  # always, by the query; for the type checker
+            by_ground[ground] = by_ground.get(ground, 0) + count
+    return Transparency(
+        site=site.slug,
+        year=the_year,
+        reports_received=received,
+        decisions=decisions,
+        median_seconds_to_decision=round(statistics.median(waits)) if waits else None,
+        removals_by_ground=by_ground,
+    )
+
+
+# --- an author's objection to a removal (DSA Art. 17 and 20) ----------------------------------
+
+OBJECTION_NOTE = "Einspruch: "  # how an objection reads in the comment's history
+
+
+def objection_comment(link: readers.ObjectionLink, *, for_update: bool = False) -> Comment:
+    """The removed comment an objection link is about; :class:`NotFound` when it is gone or no
+    longer carries the address the link was made for (erased), so the link says nothing."""
+    comment = None
+    if rules.is_row_id(link.comment_id):
+        query = select(Comment).where(Comment.id == link.comment_id)
+        if for_update:
+            query = query.with_for_update()
+        comment = db.session.scalars(query).first()
+    if (
+        comment is None
+        or not comment.email
+        or privacy.address_hash(comment.email) != link.email_hash
+    ):
+        raise NotFound(gettext("This comment is no longer here."), code="unknown_comment")
+    return comment
+
+
+def objection_state(comment: Comment) -> str:
+    """What the objection page offers: ``open`` (a form), ``pending`` (an objection waits for a
+    moderator) or ``settled`` (the comment is published again or withdrawn)."""
+    if comment.status != CommentStatus.REJECTED:
+        return "settled"
+    return "pending" if OBJECTION in comment.reasons else "open"
+
+
+def parse_objection(text: Any) -> str:
+    """The author's objection as text; :class:`InvalidInput` for none, too long or not text."""
+    errors: dict[str, str] = {}
+    value = _text({"objection": text}, "objection", errors)
+    if value is None and not errors:
+        errors["objection"] = gettext("Please say why the decision is wrong.")
+    elif value is not None and len(value) > MAX_EXPLANATION_LENGTH:
+        errors["objection"] = gettext("At most %(n)s characters, please.", n=MAX_EXPLANATION_LENGTH)
+    if errors or value is None:
+        raise InvalidInput(gettext("Some fields need another look."), fields=errors)
+    return value
+
+
+@database.writes
+def record_objection(link: readers.ObjectionLink, text: Any) -> ModerationEvent:
+    """Record an author's objection in the comment's history and put it before moderators.
+
+    The event is the author's (actor ``author``), changes no status and no ground, and notes
+    ``Einspruch: …``; the comment carries the reason ``objection`` until a moderator decides
+    again, so it shows in the queue's "Reported" view (and under the reason filter), where
+    keep publishes it again and remove lets the removal stand. One open objection at a time.
+    Raises :class:`NotFound` (see :func:`objection_comment`) or :class:`InvalidInput` (bad text,
+    nothing to object to, an objection already waiting); then nothing changes.
+    """
+    objection = parse_objection(text)
+    comment = objection_comment(link, for_update=True)
+    state = objection_state(comment)
+    if state == "pending":
+        raise InvalidInput(
+            gettext("Your objection is recorded already; a moderator will look at it."),
+            code="objection_pending",
+        )
+    if state == "settled":
+        raise InvalidInput(
+            gettext("This comment is no longer removed; there is nothing to object to."),
+            code="nothing_to_object",
+        )
+    comment.reasons = [*comment.reasons, OBJECTION]
+    event = ModerationEvent(
+        comment_id=comment.id,
+        actor_name="author",
+        from_status=comment.status,
+        to_status=comment.status,
+        note=OBJECTION_NOTE + objection,
+    )
+    db.session.add(event)
+    return event

@@ -12,8 +12,9 @@ purpose either. Run daily (cron or a systemd timer; see docs/data-protection.md)
   ``RETENTION_OUTBOX_DAYS`` (30) days ago: a mail's row holds its address and text, and has
   done its job once sent (:func:`moderation.notify.outbox.purge`; pending rows stay),
 
-and clears the source hash of comments older than ``RETENTION_SOURCE_HASH_DAYS`` (30; 0 keeps
-it), together with failed-login records of that age. The time that counts for a comment is its
+and clears the source hash of comments and readers' reports older than
+``RETENTION_SOURCE_HASH_DAYS`` (30; 0 keeps it), together with failed-login records of that
+age. The time that counts for a comment is its
 last status change (its newest audit event), so a comment that became spam yesterday is kept a
 week from yesterday, however old it is.
 
@@ -51,6 +52,7 @@ from .models import (
     FormTokenUse,
     LoginAttempt,
     ModerationEvent,
+    Report,
     utcnow,
 )
 from .notify import outbox
@@ -193,6 +195,13 @@ def _purge_the_rest(
         result.source_hashes = _rows_changed(
             update(Comment)
             .where(Comment.source_hash.is_not(None), Comment.created_at < hash_cutoff)
+            .values(source_hash=None)
+            .execution_options(synchronize_session=False)
+        )
+        # Reports keep theirs as long (it counts against the report rate limit), then no more.
+        result.source_hashes += _rows_changed(
+            update(Report)
+            .where(Report.source_hash.is_not(None), Report.created_at < hash_cutoff)
             .values(source_hash=None)
             .execution_options(synchronize_session=False)
         )

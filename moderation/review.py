@@ -19,10 +19,20 @@ from flask_babel import format_date, format_time, gettext, to_user_timezone
 from sqlalchemy import ColumnElement, Select, String, case, cast, func, or_, select, update
 from sqlalchemy.orm import joinedload, selectinload
 
-from . import database, rules, sanitize
+from . import database, grounds, rules, sanitize
 from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
-from .models import Article, Comment, CommentStatus, ModerationEvent, Moderator, Site, utcnow
+from .models import (
+    Article,
+    Comment,
+    CommentStatus,
+    ModerationEvent,
+    Moderator,
+    Report,
+    ReportStatus,
+    Site,
+    utcnow,
+)
 from .notify import outbox
 
 
@@ -83,7 +93,12 @@ def get_comment(comment_id: int, *, for_update: bool = False) -> Comment:
 
 
 def change_status(
-    comment: Comment, to: CommentStatus, actor: Actor, note: str | None = None
+    comment: Comment,
+    to: CommentStatus,
+    actor: Actor,
+    note: str | None = None,
+    *,
+    ground: str | None = None,
 ) -> ModerationEvent:
     """Move a comment to a status, with its audit event, in the caller's write transaction.
 
@@ -91,9 +106,15 @@ def change_status(
     approved count and version change in the same transaction, with SQL arithmetic so that two
     workers deciding at once cannot lose an update. The change is an event in the outbox, in
     the same transaction: the author, moderators and webhooks hear of it from the worker.
+
+    ``ground`` (a rejection's, see :mod:`moderation.grounds`; the caller checked it) is kept on
+    the event and in the outbox event, from which the author's statement of reasons is made.
     """
     before = comment.status
     comment.status = to
+    if actor.moderator_id is not None and OBJECTION in comment.reasons:
+        # A moderator decided again: the author's objection is answered.
+        comment.reasons = [r for r in comment.reasons if r != OBJECTION]
     if to in (CommentStatus.APPROVED, CommentStatus.REJECTED, CommentStatus.SPAM):
         comment.decided_at = utcnow()
         comment.decided_by_id = actor.moderator_id
@@ -107,6 +128,7 @@ def change_status(
         from_status=before,
         to_status=to,
         note=note or None,
+        ground=ground or None,
     )
     db.session.add(event)
     topic = f"comment.{to.value}"
@@ -118,6 +140,7 @@ def change_status(
             previous=before.value,
             actor=actor.name,
             note=note or None,
+            ground=ground or None,
         )
     return event
 
@@ -148,8 +171,13 @@ def decide(
     note: str | None = None,
     *,
     expected: int | None = None,
+    ground: str | None = None,
 ) -> ModerationEvent | None:
     """Approve, reject or mark a comment as spam, and commit.
+
+    A rejection may carry a ``ground`` from the site's list (:mod:`moderation.grounds`;
+    :class:`InvalidInput` for any other, and nothing changes); the moderator UI requires one,
+    older callers may leave it out. Other decisions ignore it.
 
     Any decision can be revised later (spam → approved …); each revision is its own event.
     Deciding what the comment already is changes nothing and returns ``None``. A withdrawn
@@ -168,9 +196,13 @@ def decide(
             raise Conflict(changed_meanwhile(latest), code="decided_meanwhile")
     if comment.status == CommentStatus.WITHDRAWN:
         raise Conflict(f"Comment {comment_id} was withdrawn by its author.", code="withdrawn")
+    if decision is Decision.REJECT and ground is not None:
+        ground = grounds.check(comment.article.site, ground)
+    else:
+        ground = None
     if comment.status == decision.status:
         return None
-    return change_status(comment, decision.status, actor, note)
+    return change_status(comment, decision.status, actor, note, ground=ground)
 
 
 def latest_event(comment_id: int) -> ModerationEvent | None:
@@ -255,7 +287,8 @@ class QueueSort(enum.StrEnum):
 
 
 # Reason codes that put a comment first in the "needs attention" order; watched words next.
-ATTENTION_REASONS = ("banned", "blocked_word", "reported")
+ATTENTION_REASONS = ("banned", "blocked_word", "reported", "objection")
+OBJECTION = "objection"  # the reason an author's objection puts on a removed comment
 WATCH_REASONS = ("watched_word",)
 _REASON_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")
 
@@ -287,6 +320,8 @@ class QueueFilter:
     source: str | None = None  # a source hash: everything one sender wrote
     reason: str | None = None  # a reason code (the part before a colon: ``blocked_word``)
     sort: QueueSort = QueueSort.TIME
+    # "Gemeldet": comments with open reports or an author's open objection, of any status
+    reported: bool = False
 
     @property
     def oldest_first(self) -> bool:
@@ -374,6 +409,9 @@ def filtered(query: Select, where: QueueFilter) -> Select:
     :class:`InvalidInput` for a bad article id or an overlong search text."""
     if where.status is not None:
         query = query.where(Comment.status == where.status)
+    if where.reported:
+        reported = select(Report.comment_id).where(Report.status == ReportStatus.OPEN)
+        query = query.where(or_(Comment.id.in_(reported), has_reason(OBJECTION)))
     if where.source:
         query = query.where(Comment.source_hash == where.source)
     if where.site:
@@ -566,8 +604,12 @@ def decide_many(
     note: str | None = None,
     *,
     expected: Mapping[int, int] | None = None,
+    ground: str | None = None,
 ) -> BulkResult:
     """The same decision for several comments, in one transaction, one audit event each.
+
+    A rejection's ``ground`` must be one of each comment's site's grounds; if it is not for
+    any of them, :class:`InvalidInput` and nothing changes. Other decisions ignore it.
 
     Unknown and withdrawn comments are skipped and reported, not fatal: in a shared queue
     another moderator or the author may have got there first. So are comments whose version
@@ -591,6 +633,11 @@ def decide_many(
             select(Comment).where(Comment.id.in_(wanted)).order_by(Comment.id).with_for_update()
         )
     }
+    if decision is not Decision.REJECT:
+        ground = None
+    elif ground is not None:
+        for each in found.values():
+            grounds.check(each.article.site, ground)
     now = versions(found) if expected else {}
     for comment_id in ids:
         comment = found.get(comment_id)
@@ -602,7 +649,7 @@ def decide_many(
         elif comment.status == decision.status:
             result.unchanged.append(comment_id)
         else:
-            change_status(comment, decision.status, actor, note)
+            change_status(comment, decision.status, actor, note, ground=ground)
             result.changed.append(comment_id)
     return result
 

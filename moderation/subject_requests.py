@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_babel import force_locale, gettext
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from . import database, privacy, sanitize
@@ -48,6 +48,8 @@ from .models import (
     OutboxMessage,
     ReaderAddress,
     ReaderKey,
+    Report,
+    Site,
     utcnow,
 )
 from .review import bump_article
@@ -189,9 +191,39 @@ def export_data(email: str) -> dict[str, Any]:
             for ban in _bans(address)
         ],
         "notifications": _notifications(address),
+        # Reports the address was given with: what was reported and what became of it.
+        "reports": [
+            {
+                "id": row.id,
+                "comment_id": row.comment_id,
+                "site": _site_slug(row.site_id),
+                "category": row.category,
+                "law": row.law,
+                "explanation": row.explanation,
+                "email": row.email,
+                "status": row.status.value,
+                "created_at": _time(row.created_at),
+                "decided_at": _time(row.decided_at),
+            }
+            for row in _reports(address)
+        ],
     }
     database.discard()
     return data
+
+
+def _site_slug(site_id: int) -> str | None:
+    site = db.session.get(Site, site_id)
+    return site.slug if site else None
+
+
+def _reports(address: str) -> list[Report]:
+    """The reports made with this address (:mod:`moderation.reports`), oldest first."""
+    return list(
+        db.session.scalars(
+            select(Report).where(func.lower(Report.email) == address).order_by(Report.id)
+        )
+    )
 
 
 def _notifications(address: str) -> dict[str, Any]:
@@ -246,6 +278,13 @@ def erasable_mail_records(email: str) -> int:
     return count
 
 
+def erasable_reports(email: str) -> int:
+    """How many reports :func:`erase_data` would take the address out of."""
+    count = len(_reports(_address(email)))
+    database.discard()
+    return count
+
+
 def _suppression_only(record: ReaderAddress) -> bool:
     """Nothing left but the hash of an unsubscribed address: the suppression list's entry."""
     return (
@@ -265,6 +304,7 @@ class Erased:
     # What became of its mail settings: "deleted", "suppressed" (only the hash kept) or None.
     notifications: str | None = None
     reader_keys: int = 0  # browsers' keys of the address (moderation.trust), deleted
+    reports: int = 0  # reports made with the address; they stay, without it
 
 
 @database.writes
@@ -333,6 +373,10 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
     reader_keys = db.session.execute(
         delete(ReaderKey).where(ReaderKey.email_hash == privacy.address_hash(address))
     )
+    # A report stays (it is the record of a notice and its decision), without its reporter.
+    reports = db.session.execute(
+        update(Report).where(func.lower(Report.email) == address).values(email=None)
+    )
     return Erased(
         anonymized=anonymized,
         deleted=deleted,
@@ -340,6 +384,7 @@ def erase_data(email: str, actor: str = "cli") -> Erased:
         mails=mails,
         notifications=notifications,
         reader_keys=int(getattr(reader_keys, "rowcount", 0) or 0),
+        reports=int(getattr(reports, "rowcount", 0) or 0),
     )
 
 

@@ -67,7 +67,10 @@ function Widget(host) {
   w.article = host.getAttribute("data-article");
   w.thread = API + "/sites/" + encodeURIComponent(w.site) + "/articles/" + w.article.split("/").map(encodeURIComponent).join("/");
   w.key = "comments:" + w.site + ":" + w.article;
-  w.tops = {};
+  w.inputs = {};
+  w.errors = {};
+  var sort = String(store("cm-sort"));
+  w.sort = /^(newest|featured)$/.test(sort) ? sort : "oldest";
   var root = host.attachShadow({ mode: "open" });
   root.appendChild(el("style", "", CSS));
   w.box = el("section", "cm");
@@ -97,7 +100,7 @@ Widget.prototype.load = function () {
   var w = this;
   Promise.all([
     fetch(w.thread + "/form-token", { credentials: "omit" }).then(json),
-    fetch(w.thread + "/comments", { credentials: "omit" }).then(json)
+    w.page()
   ]).then(function (answers) {
     var form = answers[0].body, list = answers[1].body;
     if (answers[0].status !== 200 || answers[1].status !== 200) throw new Error();
@@ -112,6 +115,7 @@ Widget.prototype.load = function () {
     w.build();
     w.add(list);
     w.showOwn();
+    return w.find();
   }).catch(function () {
     w.box.textContent = "";
     w.box.appendChild(el("p", "cm-alert", (T[w.host.getAttribute("data-lang")] || T.de).noLoad));
@@ -135,6 +139,25 @@ Widget.prototype.build = function () {
     w.box.appendChild(w.form = w.buildForm());
   }
   w.own = el("ol", "cm-list cm-own");
+  // The order, remembered in this browser: oldest or newest first, or the editors' picks.
+  var p = el("p", "cm-sort"), label = el("label", "", t.sort), select = el("select");
+  label.htmlFor = select.id = "cm-sort";
+  ["oldest", "newest", "featured"].forEach(function (o) {
+    select.appendChild(el("option", "", t[o])).value = o;
+  });
+  select.value = w.sort;
+  select.onchange = function () {
+    store("cm-sort", w.sort = select.value);
+    if (w.parent) w.replyTo(null);
+    w.page().then(function (r) {
+      if (r.status !== 200) throw new Error();
+      w.list.textContent = "";
+      w.add(r.body);
+    }).catch(function () { w.say(t.noLoad, true); });
+  };
+  p.appendChild(label);
+  p.appendChild(select);
+  w.box.appendChild(p);
   w.list = el("ol", "cm-list");
   w.empty = el("p", "cm-empty", t.empty);
   w.more = el("button", "cm-more", t.more);
@@ -173,8 +196,6 @@ Widget.prototype.field = function (form, name, label, tag, attrs, hint) {
 Widget.prototype.buildForm = function () {
   var w = this, t = w.t, form = el("form", "cm-form");
   form.noValidate = true;
-  w.inputs = {};
-  w.errors = {};
   w.formTitle = el("h3", "cm-form-title", t.leave);
   form.appendChild(w.formTitle);
   w.field(form, "author", t.name, "input", { maxlength: w.limits.author, autocomplete: "name", required: "" });
@@ -252,7 +273,12 @@ Widget.prototype.render = function (c, own) {
   var body = el("div", "cm-body");
   item.id = "comment-" + c.id;
   head.appendChild(el("strong", "cm-author", c.author));
-  w.dates(head, c.created_at);
+  if (c.staff) head.appendChild(el("em", "cm-badge cm-staff", w.t.staff));
+  if (c.featured) head.appendChild(el("em", "cm-badge cm-pick", w.t.pick));
+  // The time is the comment's permalink.
+  var link = head.appendChild(el("a"));
+  link.href = "#comment-" + c.id;
+  w.dates(link, c.created_at);
   art.appendChild(head);
   if (own) {
     art.className += " cm-pending";
@@ -268,29 +294,58 @@ Widget.prototype.render = function (c, own) {
   if (own) {
     button.onclick = function () { w.withdraw(c, item); };
   } else {
-    button.setAttribute("aria-label", fill(w.t.replyTo, c.author));
+    // The visible word first, as the no-JS page has it: a name that holds what is seen.
+    button.setAttribute("aria-label", w.t.reply + " (" + c.author + ")");
     button.onclick = function () { w.replyTo(c, art, button); };
   }
   if (own || !w.closed) art.appendChild(button);
+  if (!own) {
+    // Reporting stays open on a closed article: illegal content is reported all the same.
+    var flag = art.appendChild(el("button", "cm-link", w.t.report));
+    flag.type = "button";
+    flag.setAttribute("aria-expanded", "false");
+    flag.onclick = function () { w.report(c, art, flag); };
+  }
   item.appendChild(art);
   return item;
 };
 
+// One page of the list in the chosen order, from the cursor `after` on.
+Widget.prototype.page = function (after) {
+  return fetch(this.thread + "/comments?sort=" + this.sort + (after ? "&after=" + encodeURIComponent(after) : ""), { credentials: "omit" }).then(json);
+};
+
+// Replies go under their thread's top comment (one level deep). A reply that comes before its
+// parent (newest first, or a pick answering a comment that is none) waits for the parent;
+// after the last page, those still waiting are shown on their own.
 Widget.prototype.add = function (page) {
   var w = this, mine = store(w.key), approved = {};
-  page.comments.forEach(function (c) {
+  if (!w.list.children.length) {
+    w.tops = {};
+    w.wait = {};
+  }
+  function place(c) {
     var item = w.render(c), replies = w.tops[c.parent_id];
-    approved[c.id] = true;
-    if (replies) {
-      replies.appendChild(item);
-      w.tops[c.id] = replies;
-    } else {
-      replies = el("ol", "cm-replies");
-      item.appendChild(replies);
+    if (!replies) {
+      if (c.parent_id && !place.last) return (w.wait[c.parent_id] = w.wait[c.parent_id] || []).push(c);
+      replies = item.appendChild(el("ol", "cm-replies"));
       w.list.appendChild(item);
-      w.tops[c.id] = replies;
+    } else {
+      replies.appendChild(item);
     }
+    w.tops[c.id] = replies;
+    (w.wait[c.id] || []).forEach(place);
+    delete w.wait[c.id];
+  }
+  page.comments.forEach(function (c) {
+    approved[c.id] = true;
+    place(c);
   });
+  if (!page.next) {
+    place.last = 1;
+    Object.keys(w.wait).forEach(function (id) { w.wait[id].forEach(place); });
+    w.wait = {};
+  }
   // Own comments that have been approved meanwhile are in the list now: forget them.
   store(w.key, mine.filter(function (c) { return !approved[c.id]; }));
   w.next = page.next;
@@ -301,7 +356,7 @@ Widget.prototype.add = function (page) {
 Widget.prototype.loadMore = function () {
   var w = this;
   w.more.disabled = true;
-  fetch(w.thread + "/comments?after=" + encodeURIComponent(w.next), { credentials: "omit" }).then(json).then(function (r) {
+  return w.page(w.next).then(function (r) {
     if (r.status !== 200) throw new Error();
     w.add(r.body);
     w.showOwn();
@@ -310,6 +365,14 @@ Widget.prototype.loadMore = function () {
   }).then(function () {
     w.more.disabled = false;
   });
+};
+
+// A permalink (#comment-ID) opens the thread at that comment: pages load until it is there.
+Widget.prototype.find = function () {
+  var w = this, id = /^#comment-\d+$/.test(location.hash) && location.hash.slice(1);
+  var found = id && w.box.querySelector("#" + id);
+  if (found) found.scrollIntoView();
+  else if (id && w.next) return w.loadMore().then(function () { return w.find(); });
 };
 
 Widget.prototype.showOwn = function () {
@@ -333,6 +396,61 @@ Widget.prototype.replyTo = function (c, art, button) {
     w.status.after(w.form);
     if (w.opener) w.opener.focus();
   }
+};
+
+// The report form (DSA Art. 16), one at a time, under the comment it reports.
+Widget.prototype.report = function (c, art, flag) {
+  var w = this, t = w.t, f = w.rform, open = f && f.parentNode === art;
+  if (f) {
+    f.remove();
+    w.rflag.setAttribute("aria-expanded", "false");
+  }
+  if (open) return;
+  f = w.rform = el("form", "cm-form");
+  w.rflag = flag;
+  flag.setAttribute("aria-expanded", "true");
+  f.noValidate = true;
+  var cat = w.field(f, "r-category", t.what, "select", {});
+  t.cats.forEach(function (o) { cat.appendChild(el("option", "", o[1])).value = o[0]; });
+  var law = w.field(f, "r-law", t.law, "input", { maxlength: 500 });
+  cat.onchange = function () { law.parentNode.hidden = cat.value !== "illegal"; };
+  cat.onchange();
+  w.field(f, "r-explanation", t.explanation, "textarea", { rows: 3, maxlength: 2000 });
+  w.field(f, "r-email", t.email, "input", { type: "email", maxlength: S.email, autocomplete: "email" });
+  var faith = w.field(f, "r-good_faith", t.faith, "input", { type: "checkbox" });
+  faith.parentNode.className = "cm-check";
+  faith.after(faith.previousSibling);
+  f.appendChild(el("p")).appendChild(el("button", "", t.sendReport));
+  f.onsubmit = function (e) {
+    e.preventDefault();
+    var data = { category: cat.value, law: law.value.trim() || null, explanation: w.inputs["r-explanation"].value, email: w.inputs["r-email"].value.trim() || null, good_faith: faith.checked };
+    fetch(API + "/comments/" + c.id + "/reports" + w.post.replace(/^[^?]*/, ""), {
+      method: "POST",
+      credentials: "omit",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(data)
+    }).then(json).then(function (r) {
+      var first;
+      ["category", "law", "explanation", "email", "good_faith"].forEach(function (name) {
+        var message = (r.body.fields || {})[name], input = w.inputs["r-" + name];
+        w.errors["r-" + name].textContent = message || "";
+        if (message) input.setAttribute("aria-invalid", "true");
+        else input.removeAttribute("aria-invalid");
+        first = first || (message && input);
+      });
+      if (r.status === 202) {
+        w.report(c, art);
+        w.say(t.reported);
+        flag.focus();
+      } else if (first) {
+        first.focus();
+      } else {
+        w.say(r.body.message || t.failed, true);
+      }
+    }, function () { w.say(t.offline, true); });
+  };
+  art.appendChild(f);
+  cat.focus();
 };
 
 Widget.prototype.submit = function () {

@@ -370,7 +370,7 @@ def test_list_shows_approved_only_oldest_first(client: FlaskClient) -> None:
     assert [c["id"] for c in body["comments"]] == [ids[0], ids[2], ids[3]]
     assert body["count"] == 3
     first = body["comments"][0]
-    assert set(first) == {"id", "parent_id", "author", "html", "created_at"}
+    assert set(first) == {"id", "parent_id", "author", "html", "created_at", "staff", "featured"}
     assert first["html"] == "<p>Nummer 0</p>"
     assert first["created_at"].endswith("Z")
     assert "email" not in json.dumps(body)

@@ -135,7 +135,15 @@ def test_the_list_json_is_compact_and_complete(client: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "public, max-age=0, must-revalidate, s-maxage=10"
     body = json.loads(response.data)
     assert body["count"] == 1 and body["next"] is None
-    assert set(body["comments"][0]) == {"id", "parent_id", "author", "html", "created_at"}
+    assert set(body["comments"][0]) == {
+        "id",
+        "parent_id",
+        "author",
+        "html",
+        "created_at",
+        "staff",
+        "featured",
+    }
 
 
 # --- indexes: every hot query is served by an index (EXPLAIN on both databases) -------------

@@ -61,25 +61,6 @@ def host(app: Flask, live_server: LiveServer) -> Iterator[LiveServer]:
     server.stop()
 
 
-@pytest.fixture
-def reader(browser: Any) -> Iterator[Callable[..., Any]]:
-    """Open pages as separate readers: each call is a fresh browser context."""
-    contexts: list[Any] = []
-
-    def open_page(**options: Any) -> Any:
-        context = browser.new_context(locale="de-DE", timezone_id="Europe/Berlin", **options)
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        page = context.new_page()
-        page.errors = []
-        page.on("pageerror", lambda error: page.errors.append(str(error)))
-        return page
-
-    yield open_page
-    for context in contexts:
-        context.close()
-
-
 def expect(locator: Any) -> Any:
     from playwright.sync_api import expect as playwright_expect
 
@@ -186,7 +167,7 @@ def test_story_2_approved_comment_shows_with_date_and_a_nested_reply(
     # The meta line's count link (count.js) says so too.
     expect(page.locator(".meta [data-comment-count]")).to_have_text("1 Kommentar")
 
-    first.get_by_role("button", name="Antwort an Anna").click()
+    first.get_by_role("button", name="Antworten (Anna)").click()
     expect(first.locator("form h3")).to_have_text("Antwort an Anna")
     expect(first.get_by_label("Kommentar", exact=True)).to_be_focused()
     first.get_by_label("Name").fill("Ben")

@@ -67,7 +67,19 @@ def approved_comments(client: FlaskClient, n: int) -> list[int]:
 # --- what the fast path answers ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query", ["", "?limit=2", "?after=0", "?limit=1&after=1", "?after=1"])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "",
+        "?limit=2",
+        "?after=0",
+        "?limit=1&after=1",
+        "?after=1",
+        "?sort=newest",
+        "?sort=featured&limit=1",
+        "?sort=oldest&after=1",
+    ],
+)
 def test_a_cached_page_is_answered_before_flask_as_flask_answers_it(
     client: FlaskClient, spy: Spy, query: str
 ) -> None:
@@ -384,12 +396,19 @@ def test_the_url_pattern_matches_only_what_flask_routes_to_the_list(app: Flask, 
 @pytest.mark.parametrize(
     ("query", "expected"),
     [
-        ("", (50, None)),
-        ("limit=7", (7, None)),
-        ("after=0", (50, 0)),
-        ("after=12&limit=200", (200, 12)),
-        ("limit=007", (7, None)),
-        ("after=2147483647", (50, 2147483647)),
+        ("", (50, None, "oldest")),
+        ("limit=7", (7, None, "oldest")),
+        ("after=0", (50, 0, "oldest")),
+        ("after=12&limit=200", (200, 12, "oldest")),
+        ("limit=007", (7, None, "oldest")),
+        ("after=2147483647", (50, 2147483647, "oldest")),
+        ("sort=newest", (50, None, "newest")),
+        ("sort=featured&after=3", (50, 3, "featured")),
+        ("sort=oldest&limit=2", (2, None, "oldest")),
+        ("sort=best", None),
+        ("sort=", None),
+        ("sort=newest&sort=newest", None),
+        ("sort=featured&after=-3", None),
         ("limit=0", None),
         ("limit=201", None),
         ("after=2147483648", None),

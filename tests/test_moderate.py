@@ -160,7 +160,7 @@ def test_decide_redirects_back_and_is_audited(
     response = post(
         mod,
         f"/moderate/comments/{comment_id}/{decision}",
-        {"note": "off topic", "next": "/moderate/?site=demo#c9"},
+        {"note": "off topic", "next": "/moderate/?site=demo#c9", "ground": "off_topic"},
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/moderate/?site=demo#c9"
@@ -345,7 +345,7 @@ def test_filters(app: Flask, client: FlaskClient, mod: FlaskClient) -> None:
         client, thread="/api/v1/sites/other/articles/x", author="Cleo", body="Sport!"
     ).get_json()["id"]
     d = post_comment(client, thread=f"{THREAD}-zwei", body="Zweiter Artikel").get_json()["id"]
-    post(mod, "/moderate/bulk", {"ids": [str(b)], "decision": "reject"})
+    post(mod, "/moderate/bulk", {"ids": [str(b)], "decision": "reject", "ground": "other"})
 
     def ids(query: str) -> list[int]:
         response = mod.get(f"/moderate/?{query}")
@@ -413,7 +413,7 @@ def test_comment_page_shows_history_and_revises(
     app: Flask, client: FlaskClient, mod: FlaskClient
 ) -> None:
     comment_id = post_comment(client).get_json()["id"]
-    post(mod, f"/moderate/comments/{comment_id}/reject", {"note": "zu scharf"})
+    post(mod, f"/moderate/comments/{comment_id}/reject", {"note": "zu scharf", "ground": "insult"})
     html = mod.get(f"/moderate/comments/{comment_id}").get_data(as_text=True)
     assert "zu scharf" in html and "mona" in html and "rejected" in html
     assert f"/moderate/comments/{comment_id}/approve" in html
@@ -889,7 +889,7 @@ def test_a_username_with_nul_is_a_400(app: Flask, client: FlaskClient) -> None:
         ("GET", "/moderate/?q=%ED%A0%80", None, 200),
         ("GET", "/moderate/?site=%ED%A0%80", None, 200),
         ("GET", "/moderate/admin/sites/%ED%A0%80", None, 404),
-        ("POST", "/moderate/comments/{id}/reject", "note=%ED%A0%80", 302),
+        ("POST", "/moderate/comments/{id}/reject", "note=%ED%A0%80&ground=other", 302),
         ("POST", "/moderate/comments/{id}/reject", "note=\udced\udca0\udc80", 400),
         ("POST", "/moderate/admin/sites/demo", "name=%ED%A0%80&language=de", 302),
     ],

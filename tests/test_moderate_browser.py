@@ -51,6 +51,7 @@ def test_approve_with_the_keyboard_and_reject_with_a_button(
 
     card = page.locator(f"#c{third}")
     card.locator('input[name="note"]').fill("Beleidigung")
+    card.locator("form.decide-reject select.ground").select_option("insult")
     card.locator(".btn-reject").click()
     card.wait_for(state="detached")
 
@@ -113,6 +114,16 @@ def test_clear_a_queue_of_fifty_with_the_keyboard_in_german(
     for comment_id in ids:
         page.locator(f"#c{comment_id}.current").wait_for()
         page.keyboard.press(plan[comment_id])
+        if plan[comment_id] == "r":
+            # A rejection needs a ground: "r" takes the moderator to the card's ground first;
+            # they choose one with the arrow keys, leave the list with Escape, press "r" again.
+            from playwright.sync_api import expect
+
+            ground = page.locator(f"#c{comment_id} form.decide-reject select.ground")
+            expect(ground).to_be_focused()
+            page.keyboard.press("ArrowDown")
+            page.keyboard.press("Escape")
+            page.keyboard.press("r")
         page.locator(f"#c{comment_id}").wait_for(state="detached")
 
     page.locator("#empty").wait_for(state="visible")

@@ -130,7 +130,7 @@ def test_state_follows_the_filter(app: Flask, client: FlaskClient, mona: FlaskCl
     assert [item["id"] for item in body["new"]] == [mine]
     assert other not in [item["id"] for item in body["new"]]
     # In the list of every status, a decided card stays.
-    mona_post = _decide(mona, old, "reject")
+    mona_post = _decide(mona, old, "reject", ground="other")
     assert mona_post.status_code == 200
     assert _state(mona, [old], since=mine, status="all").get_json()["still"] == [old]
 
@@ -255,7 +255,7 @@ def test_a_conflicting_decision_is_refused_and_records_nothing(
     assert _decide(bob, comment, "approve", version="0").status_code == 200
     [event] = _events(app, comment)
 
-    refused = _decide(mona, comment, "reject", version="0", note="Beleidigung")
+    refused = _decide(mona, comment, "reject", ground="insult", version="0", note="Beleidigung")
     assert refused.status_code == 409
     body = refused.get_json()
     assert body["error"] == "decided_meanwhile"
@@ -280,7 +280,8 @@ def test_a_conflicting_decision_is_refused_and_records_nothing(
     # Revising is an explicit act: from the comment's page, which shows the current version.
     history = mona.get(f"/moderate/comments/{comment}").get_data(as_text=True)
     assert f'name="version" value="{event.id}"' in history
-    assert _decide(mona, comment, "reject", version=str(event.id)).status_code == 200
+    again = _decide(mona, comment, "reject", ground="insult", version=str(event.id))
+    assert again.status_code == 200
     assert [e.to_status for e in _events(app, comment)] == ["approved", "rejected"]
 
 
@@ -309,7 +310,7 @@ def test_bulk_leaves_cards_changed_meanwhile(
     app: Flask, client: FlaskClient, mona: FlaskClient, bob: FlaskClient
 ) -> None:
     first, second, third = _comments(client, 3)
-    _decide(bob, second, "reject", version="0")
+    _decide(bob, second, "reject", ground="other", version="0")
     [bobs] = _events(app, second)
     response = post(
         mona,
@@ -406,7 +407,7 @@ def test_approve_all_matching(app: Flask, client: FlaskClient) -> None:
     anna = logged_in(app, "anna", admin=True)
     ids = _comments(client, 4)
     _set_reasons(app, {ids[0]: ["links"], ids[2]: ["links"], ids[3]: ["links"]})
-    _decide(anna, ids[3], "reject")
+    _decide(anna, ids[3], "reject", ground="other")
 
     page = anna.get("/moderate/", query_string={"reason": "links"}).get_data(as_text=True)
     assert "/moderate/approve-all?reason=links" in page
@@ -519,7 +520,7 @@ def test_two_hosts_share_the_queue_state(
         assert _decide(bob_b, second, "approve", version="0").status_code == 200
         body = _state(anna_a, [first, second], since=second).get_json()
         assert body["claims"][0]["who"] == "bob" and body["still"] == [first]
-        refused = _decide(anna_a, second, "reject", version="0")
+        refused = _decide(anna_a, second, "reject", ground="other", version="0")
         assert refused.status_code == 409
         assert refused.get_json()["message"].startswith("bob approved this comment")
     finally:

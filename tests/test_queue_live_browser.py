@@ -95,6 +95,7 @@ def test_decisions_and_new_comments_reach_the_other_screen(
     assert "Ganz neu hier" in anna.locator(f"#c{fourth} .body").inner_text()
 
     # The new card works like the others: Anna rejects it with a button.
+    anna.locator(f"#c{fourth} form.decide-reject select.ground").select_option("other")
     anna.locator(f"#c{fourth} .btn-reject").click()
     anna.locator(f"#c{fourth}").wait_for(state="detached")
     bob.locator(f"#c{fourth}").wait_for(state="detached")

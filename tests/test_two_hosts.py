@@ -118,7 +118,8 @@ def decide(moderator: requests.Session, host: str, comment_id: int, decision: st
     """A decision through ``host``'s moderator UI (the queue's button, asking for JSON)."""
     response = moderator.post(
         f"{host}/moderate/comments/{comment_id}/{decision}",
-        data={"csrf_token": _token(moderator, f"{host}/moderate/")},
+        # A rejection names its ground (the statement of reasons), as the card's select does.
+        data={"csrf_token": _token(moderator, f"{host}/moderate/"), "ground": "off_topic"},
         headers={"Accept": "application/json"},
         timeout=10,
     )

@@ -19,7 +19,17 @@ from flask import Flask
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from .. import bans, database, retention, review, sanitize, sites, subject_requests, wordlists
+from .. import (
+    bans,
+    database,
+    grounds,
+    retention,
+    review,
+    sanitize,
+    sites,
+    subject_requests,
+    wordlists,
+)
 from .. import moderators as moderator_accounts
 from ..errors import InvalidInput, ServiceError
 from ..extensions import db
@@ -289,15 +299,15 @@ def comments_pending(site: str | None, limit: int) -> None:
 
 
 def _decision_command(decision: review.Decision) -> None:
-    @comments_cli.command(decision.value, help=f"Decide: {decision.value} the given comments.")
-    @click.argument("ids", nargs=-1, type=int, required=True)
-    @click.option("--note", help="Why; kept in the audit trail.")
-    @click.option("--actor", default="cli", show_default=True, help="Name for the audit trail.")
-    def command(ids: tuple[int, ...], note: str | None, actor: str) -> None:
+    def command(
+        ids: tuple[int, ...], note: str | None, actor: str, ground: str | None = None
+    ) -> None:
         failed = False
         for comment_id in ids:
             try:
-                event = review.decide(comment_id, decision, review.Actor(actor), note)
+                event = review.decide(
+                    comment_id, decision, review.Actor(actor), note, ground=ground
+                )
             except ServiceError as error:
                 click.echo(f"#{comment_id}: {error.message}", err=True)
                 failed = True
@@ -308,6 +318,23 @@ def _decision_command(decision: review.Decision) -> None:
                 click.echo(f"#{comment_id}: {event.from_status} → {event.to_status}")
         if failed:
             sys.exit(1)
+
+    if decision is review.Decision.REJECT:
+        # The statement of reasons (DSA Art. 17) names a ground; the CLI's default is "other".
+        command = click.option(
+            "--ground",
+            default=grounds.DEFAULT_CLI_GROUND,
+            show_default=True,
+            help="The ground of the rejection, from the site's list (off_topic, insult, …).",
+        )(command)
+    command = click.option(
+        "--actor", default="cli", show_default=True, help="Name for the audit trail."
+    )(command)
+    command = click.option("--note", help="Why; kept in the audit trail.")(command)
+    command = click.argument("ids", nargs=-1, type=int, required=True)(command)
+    comments_cli.command(decision.value, help=f"Decide: {decision.value} the given comments.")(
+        command
+    )
 
 
 for _decision in review.Decision:
@@ -534,12 +561,14 @@ def privacy_erase(email: str, yes: bool, actor: str) -> None:
     """Erase what is stored for an e-mail address; published comments become "[deleted]"."""
     comments, plain_bans = subject_requests.erasable(email)
     mail_records = subject_requests.erasable_mail_records(email)
+    reports = subject_requests.erasable_reports(email)
     address = email.strip().lower()
-    if not comments and not plain_bans and not mail_records:
+    if not comments and not plain_bans and not mail_records and not reports:
         click.echo(f"Nothing is stored for {address}.")
         return
     if not yes:
         mails = f", {mail_records} mail records" if mail_records else ""
+        mails += f", the address in {reports} reports" if reports else ""
         click.confirm(
             f"Erase {comments} comments{mails} and hash {plain_bans} bans of {address}?",
             abort=True,
@@ -548,7 +577,7 @@ def privacy_erase(email: str, yes: bool, actor: str) -> None:
     click.echo(
         f"Anonymized {erased.anonymized} published comments, deleted {erased.deleted} others, "
         f"hashed the address in {erased.bans} bans, deleted {erased.mails} mails to it"
-        f" and {erased.reader_keys} reader keys."
+        f" and {erased.reader_keys} reader keys, removed it from {erased.reports} reports."
     )
     if erased.notifications == "suppressed":
         click.echo("It had unsubscribed: only its keyed hash stays, so it is never mailed.")
@@ -605,3 +634,6 @@ def init_app(app: Flask) -> None:
     from .stats import stats_command  # as outbox_cli
 
     app.cli.add_command(stats_command)
+    from .transparency import transparency_command  # as outbox_cli
+
+    app.cli.add_command(transparency_command)

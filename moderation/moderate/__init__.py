@@ -29,7 +29,7 @@ from .. import rules
 from ..errors import InvalidInput, ServiceError
 from ..i18n import current_locale, error_message
 from ..models import CommentStatus
-from . import abuse, admin, auth, pages, queue, settings, stats, webhooks
+from . import abuse, admin, auth, newsroom, pages, queue, settings, stats, webhooks
 from .auth import is_moderator_page, load_moderator
 
 bp = Blueprint("moderate", __name__, url_prefix=auth.PREFIX)
@@ -38,6 +38,7 @@ for child in (auth.bp, queue.bp, admin.bp, abuse.bp):
 bp.register_blueprint(webhooks.bp)
 bp.register_blueprint(settings.bp)  # the moderator's own mail settings
 bp.register_blueprint(stats.bp)  # statistics with charts, and their CSV
+bp.register_blueprint(newsroom.bp)  # staff replies and editors' picks
 
 
 def common() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from flask_babel import gettext, ngettext
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as HTTPResponse
 
-from .. import moderators, review, rules, shared_queue, sites
+from .. import grounds, moderators, reports, review, rules, shared_queue, sites
 from ..errors import Conflict, InvalidInput
 from ..i18n import current_locale
 from ..models import CommentStatus
@@ -58,7 +58,7 @@ def _queue_filter(values: MultiDict[str, str] | None = None) -> review.QueueFilt
     args = request.args if values is None else values
     wanted = args.get("status") or "pending"
     try:
-        status = None if wanted == "all" else CommentStatus(wanted)
+        status = None if wanted in ("all", "reported") else CommentStatus(wanted)
     except ValueError:
         raise InvalidInput(gettext("Unknown status."), code="bad_status") from None
     article = args.get("article") or None
@@ -79,13 +79,14 @@ def _queue_filter(values: MultiDict[str, str] | None = None) -> review.QueueFilt
         source=source,
         reason=review.parse_reason(args.get("reason")),
         sort=review.parse_sort(args.get("sort")),
+        reported=wanted == "reported",
     )
 
 
 def filter_args(where: review.QueueFilter) -> dict[str, Any]:
     """The query string that names ``where`` (defaults left out), for links and forms."""
     args = {
-        "status": where.status.value if where.status else "all",
+        "status": where.status.value if where.status else _all_or_reported(where),
         "site": where.site,
         "article": where.article_id,
         "q": where.text,
@@ -96,6 +97,48 @@ def filter_args(where: review.QueueFilter) -> dict[str, Any]:
     if args["status"] == "pending":
         args["status"] = None
     return {key: value for key, value in args.items() if value}
+
+
+def _all_or_reported(where: review.QueueFilter) -> str:
+    return "reported" if where.reported else "all"
+
+
+@bp.app_template_global()
+def removal_grounds(site: Any = None) -> list[tuple[str, str]]:
+    """The grounds (code, label) a rejection of a comment of ``site`` offers; without a site
+    (the bulk form), the service's defaults and every site's own."""
+    if site is not None:
+        codes: tuple[str, ...] = grounds.site_grounds(site)
+    else:
+        codes = rules.REMOVAL_GROUNDS
+        for other in sites.list_sites():
+            codes += tuple(c for c in grounds.site_grounds(other) if c not in codes)
+    return [(code, grounds.label(code)) for code in codes]
+
+
+@bp.app_template_filter()
+def ground_label(code: str) -> str:
+    return grounds.label(code)
+
+
+@bp.app_template_filter()
+def report_category_label(code: str) -> str:
+    return reports.category_label(code)
+
+
+def _ground(decision: review.Decision) -> str | None:
+    """The ground a rejection form sent; refused when missing (a statement of reasons needs
+    one). Whether it is one of the site's is checked by the use case."""
+    if decision is not review.Decision.REJECT:
+        return None
+    ground = request.form.get("ground") or None
+    if ground is None:
+        raise InvalidInput(
+            gettext("Choose the ground of the removal."),
+            code="invalid_ground",
+            fields={"ground": gettext("Choose one of the site's grounds.")},
+        )
+    return ground
 
 
 @bp.get("/")
@@ -111,8 +154,10 @@ def queue() -> str:
     return render_template(
         "moderate/queue.html",
         where=where,
-        status=where.status.value if where.status else "all",
+        status=where.status.value if where.status else _all_or_reported(where),
         page=page,
+        open_reports=reports.open_reports([c.id for c in page.comments]),
+        reported_count=reports.reported_count(cap=pages.PENDING_CAP),
         article=article,
         sites=sites.list_sites(),
         reasons=reasons,
@@ -157,6 +202,7 @@ def decide(comment_id: int, decision: str) -> Any:
     validated(form)
     the_decision = review.parse_decision(decision)
     expected = _version(request.form.get("version"))
+    ground = _ground(the_decision)
     try:
         event = review.decide(
             comment_id,
@@ -164,6 +210,7 @@ def decide(comment_id: int, decision: str) -> Any:
             review.Actor.of(g.moderator),
             form.note.data or None,
             expected=expected,
+            ground=ground,
         )
     except Conflict as conflict:
         if not wants_json():
@@ -211,6 +258,7 @@ def bulk() -> Any:
         review.Actor.of(g.moderator),
         form.note.data,
         expected=_bulk_versions(ids, request.form),
+        ground=_ground(decision),
     )
     message = decided_message(len(result.changed), decision)
     if result.skipped:
@@ -239,6 +287,41 @@ def bulk() -> Any:
         )
     flash(message, "success")
     return back(url_for(".queue"))
+
+
+@bp.post("/comments/<id:comment_id>/reports/<decision>")
+@login_required
+def decide_reports(comment_id: int, decision: str) -> Any:
+    """Keep a reported comment (its reports are dismissed) or remove it, with a ground; the
+    same for an author's objection to a removal. See :func:`moderation.reports.decide_reports`.
+    """
+    form = DecisionForm()
+    validated(form)
+    the_decision = reports.parse_report_decision(decision)
+    ground = request.form.get("ground") or None
+    reports.decide_reports(
+        comment_id,
+        the_decision,
+        review.Actor.of(g.moderator),
+        ground=ground,
+        note=form.note.data or None,
+    )
+    if the_decision is reports.ReportDecision.KEEP:
+        message = gettext("Comment #%(id)s kept; its reports are dismissed.", id=comment_id)
+    else:
+        message = gettext("Comment #%(id)s removed.", id=comment_id)
+    if wants_json():
+        comment = review.get_comment(comment_id)
+        return jsonify(
+            {
+                "id": comment_id,
+                "status": comment.status.value,
+                "pending": pages.pending(),
+                "message": message,
+            }
+        )
+    flash(message, "success")
+    return back(url_for(".queue", status="reported"))
 
 
 # --- the shared queue: polling, claims, approve all matching ----------------------------------
@@ -286,6 +369,7 @@ def state() -> Response:
     now = shared_queue.queue_state(where, shown, since)
     back = url_for(".queue", **filter_args(where))
     card_page = review.queue_page(now.new, None)
+    new_reports = reports.open_reports([c.id for c in now.new])
     me = g.moderator.id
     gone = []
     for comment_id, event in now.gone.items():
@@ -300,7 +384,13 @@ def state() -> Response:
         "new": [
             {
                 "id": c.id,
-                "html": render_template("moderate/_card.html", c=c, page=card_page, back=back),
+                "html": render_template(
+                    "moderate/_card.html",
+                    c=c,
+                    page=card_page,
+                    back=back,
+                    open_reports=new_reports,
+                ),
             }
             for c in now.new
         ],
@@ -401,6 +491,7 @@ def comment(comment_id: int) -> str:
         # Revising from here is explicit: the forms carry the version this page shows, so a
         # change by someone else since is refused rather than overwritten.
         card_version=events[-1].id if events else 0,
+        open_reports=reports.open_reports([comment_id]),
         decision_form=DecisionForm(),
         here=request.path,
     )

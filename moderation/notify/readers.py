@@ -39,7 +39,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLS
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .. import database, privacy, rules
+from .. import database, grounds, privacy, rules
 from ..errors import InvalidInput, NotFound
 from ..extensions import db
 from ..models import (
@@ -62,6 +62,10 @@ DAY = timedelta(hours=24)
 
 _CONFIRM_SALT = "reader-confirm"
 _UNSUBSCRIBE_SALT = "reader-unsubscribe"
+_OBJECTION_SALT = "reader-objection"
+# How long an author may object to a removal with the link in its statement of reasons (the
+# DSA asks platforms to take complaints for at least six months, Art. 20).
+OBJECTION_MAX_AGE = timedelta(days=183)
 
 # The mails, by template (templates/mail/<topic>.txt|.html); the outbox row's topic too.
 CONFIRM = "reader/confirm"
@@ -144,24 +148,29 @@ def _comment_of(value: Any) -> int | None:
     return None
 
 
-def read_confirm_token(token: str) -> Token:
-    """The confirmation link's content; raises :class:`BadToken` (``expired`` after 7 days)."""
+def _load_timed(
+    serializer: URLSafeTimedSerializer, token: str, max_age: timedelta
+) -> tuple[Any, datetime]:
+    """A timed link's payload and when it was made; raises :class:`BadToken`, or
+    :class:`ExpiredToken` in the link's own language (its signature held, so its payload is
+    still ours: the page can say so in the reader's language)."""
     if len(token) > MAX_TOKEN_LENGTH:
         raise BadToken("This link is not valid.")
     try:
-        value, issued = _confirm_serializer().loads(
-            token, max_age=int(CONFIRM_MAX_AGE.total_seconds()), return_timestamp=True
-        )
+        return serializer.loads(token, max_age=int(max_age.total_seconds()), return_timestamp=True)
     except SignatureExpired as error:
-        # The payload of an expired link is still ours (the signature held): its language
-        # lets the page say so in the reader's language.
         try:
-            language = _payload(_confirm_serializer().loads_unsafe(token)[1])[1]
+            language = _payload(serializer.loads_unsafe(token)[1])[1]
         except BadToken:
             language = ""
         raise ExpiredToken(language) from error
     except BadSignature:
         raise BadToken("This link is not valid.") from None
+
+
+def read_confirm_token(token: str) -> Token:
+    """The confirmation link's content; raises :class:`BadToken` (``expired`` after 7 days)."""
+    value, issued = _load_timed(_confirm_serializer(), token, CONFIRM_MAX_AGE)
     email_hash, language = _payload(value)
     return Token(email_hash, language, issued, _comment_of(value))
 
@@ -183,6 +192,41 @@ def confirm_url(email_hash: str, language: str, comment_id: int | None = None) -
 
 def unsubscribe_url(email_hash: str, language: str) -> str:
     return mail.link(f"/notifications/unsubscribe/{unsubscribe_token(email_hash, language)}")
+
+
+@dataclass(frozen=True)
+class ObjectionLink:
+    """What a valid objection link says: which comment, whose address (its hash), which
+    language."""
+
+    comment_id: int
+    email_hash: str
+    language: str
+
+
+def _objection_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_OBJECTION_SALT)
+
+
+def objection_token(comment_id: int, email_hash: str, language: str) -> str:
+    return _objection_serializer().dumps([email_hash, language, comment_id])
+
+
+def objection_url(comment_id: int, email_hash: str, language: str) -> str:
+    """The statement of reasons' link to object (``/notifications/objection/<token>``)."""
+    token = objection_token(comment_id, email_hash, language)
+    return mail.link(f"/notifications/objection/{token}")
+
+
+def read_objection_token(token: str) -> ObjectionLink:
+    """The objection link's content; raises :class:`BadToken` (``expired`` after
+    :data:`OBJECTION_MAX_AGE`) for a link we did not make or that carries no comment."""
+    value, _ = _load_timed(_objection_serializer(), token, OBJECTION_MAX_AGE)
+    email_hash, language = _payload(value)
+    comment_id = _comment_of(value)
+    if comment_id is None:
+        raise BadToken("This link is not valid.")
+    return ObjectionLink(comment_id, email_hash, language)
 
 
 # --- what the pages do -----------------------------------------------------------------------
@@ -431,8 +475,12 @@ def _on_approved(event: OutboxMessage, comment: Comment) -> None:
 
 
 def _on_rejected(event: OutboxMessage, comment: Comment) -> None:
-    """Not published: tell the author, with the moderator's reason when one was given. The
-    mail does not quote the comment: the address in it may not be the writer's own."""
+    """Not published, or removed: the author's statement of reasons (DSA Art. 17).
+
+    What was decided and when, the ground (its label) and the moderator's reason when one was
+    given, and how to object: a signed link to the objection page, and the
+    ``OBJECTION_ADDRESS`` to reply to when one is set. The mail does not quote the comment:
+    the address in it may not be the writer's own."""
     if comment.status != CommentStatus.REJECTED:
         return
     author = _confirmed_author(comment)
@@ -441,10 +489,16 @@ def _on_rejected(event: OutboxMessage, comment: Comment) -> None:
     site = comment.article.site
     language = site.language.value
     note = event.payload.get("note")
+    ground = event.payload.get("ground")
+    removed = event.payload.get("previous") == CommentStatus.APPROVED.value
     with mail.language(language):
+        if removed:
+            subject = gettext("Your comment on %(site)s was removed", site=site.name)
+        else:
+            subject = gettext("Your comment on %(site)s was not published", site=site.name)
         content = mail.compose(
             REJECTED,
-            subject=gettext("Your comment on %(site)s was not published", site=site.name),
+            subject=subject,
             unsubscribe_url=unsubscribe_url(author, language),
             site=site.name,
             title=_title(comment),
@@ -456,6 +510,17 @@ def _on_rejected(event: OutboxMessage, comment: Comment) -> None:
             ),
             article_url=comment.article.url,
             reason=note.strip() if isinstance(note, str) and note.strip() else None,
+            removed=removed,
+            decided_at=format_datetime(
+                event.created_at,
+                gettext("dd MMM yyyy, HH:mm 'UTC'"),
+                tzinfo=UTC,
+                locale=language,
+            ),
+            ground=grounds.label(ground) if isinstance(ground, str) and ground else None,
+            objection_url=objection_url(comment.id, author, language),
+            objection_address=current_app.config.get("OBJECTION_ADDRESS") or None,
+            objection_days=OBJECTION_MAX_AGE.days,
         )
     _queue(REJECTED, _recipient(comment), author, content, comment)
 

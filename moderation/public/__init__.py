@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from flask import Flask
 
-from . import api, embed, fast_path, notifications, reports
+from . import (
+    api,
+    embed,
+    fast_path,
+    notifications,
+    objections,  # noqa: F401  (its routes hang on notifications.bp)
+    reports,
+)
 
 
 def init_app(app: Flask) -> None:

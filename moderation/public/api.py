@@ -119,14 +119,18 @@ def list_comments(site: str, article: str) -> Response:
         1,
         int(current_app.config["LIST_MAX_LIMIT"]),
     )
-    after = _int_arg("after", None, 0, MAX_ID)
+    sort = request.args.get("sort") or "oldest"
+    if sort not in approved.SORTS:
+        raise InvalidInput("sort must be oldest, newest or featured.", fields={"sort": "Invalid."})
+    # A cursor is an id; with sort=featured, a negative one is a place among the picks.
+    after = _int_arg("after", None, -MAX_ID if sort == "featured" else 0, MAX_ID)
     state = approved.thread_state(site, article)
-    etag = state.etag(limit, after)
+    etag = state.etag(limit, after, sort)
     policy = cache_control(current_app.config)
     if request.if_none_match.contains(etag):
         return Response(status=304, headers=list_headers(etag, policy))
-    # Built once per article version and page, then served from this worker's memory.
-    page = approved.page(state, limit, after)
+    # Built once per article version, page and order, then served from this worker's memory.
+    page = approved.page(state, limit, after, sort)
     return Response(page.body, headers=list_headers(page.etag, policy, page.body))
 
 

@@ -141,6 +141,24 @@ def widget_words() -> dict[str, str]:
         "replyTo": gettext("Reply to %(name)s", name=SLOT),
         "cancel": gettext("Cancel"),
         "more": gettext("Load more comments"),
+        "sort": gettext("Sort comments"),
+        "oldest": gettext("Oldest first"),
+        "newest": gettext("Newest first"),
+        "featured": gettext("Editors' picks first"),
+        "staff": gettext("Newsroom"),
+        "pick": gettext("Editors' pick"),
+        # The report form (moderation.reports), as on the page without JavaScript.
+        "report": gettext("Report"),
+        "what": gettext("What is wrong with this comment?"),
+        "cats": [[code, reports.category_label(code)] for code in reports.CATEGORIES],
+        "law": gettext("Which law or ground does it break? (required for illegal content)"),
+        "explanation": gettext("Explanation"),
+        "faith": gettext(
+            "I make this report in good faith, and what I say in it is accurate and complete "
+            "to the best of my knowledge."
+        ),
+        "sendReport": gettext("Send report"),
+        "reported": gettext("Thank you! We received your report."),
         "trap": gettext("Leave this empty"),
         "thanks": gettext(
             "Thank you! Your comment will be reviewed and appears once it is approved."
@@ -361,12 +379,30 @@ def _reply_target(site: SiteSnapshot, article_key: str, raw_parent_id: Any) -> d
 
 
 def _after_arg() -> int | None:
-    return rules.parse_id(request.args.get("after"))
+    """The page's cursor; negative with ``sort=featured`` (a place among the picks)."""
+    raw = request.args.get("after") or ""
+    found = rules.parse_id(raw.removeprefix("-"))
+    return -found if found is not None and raw.startswith("-") else found
+
+
+def _sort_arg() -> str:
+    """The page's order; anything but a known one is the default, oldest first."""
+    wanted = request.args.get("sort")
+    return wanted if wanted in approved.SORTS else "oldest"
 
 
 def _page_url(site: SiteSnapshot, article: str, lang: str | None = None, **args: Any) -> str:
+    """A link to the page, keeping ``?lang=`` and the order (unless ``args`` names one)."""
     override = request.args.get("lang") if request.args.get("lang") in rules.LANGUAGES else None
-    return url_for("embed.thread", site=site.slug, article=article, lang=override, **args)
+    sort = args.pop("sort", _sort_arg())
+    return url_for(
+        "embed.thread",
+        site=site.slug,
+        article=article,
+        lang=override,
+        sort=None if sort == "oldest" else sort,
+        **args,
+    )
 
 
 def _render_page(
@@ -381,8 +417,9 @@ def _render_page(
     lang = reader_language(site)  # the locale the view forced
     limit = int(current_app.config["LIST_DEFAULT_LIMIT"])
     after = _after_arg()
+    sort = _sort_arg()
     state = approved.thread_state(site.slug, article)
-    page = approved.approved_page(state, limit, after)
+    page = approved.approved_page(state, limit, after, sort)
     comments = nest([_with_dates(c, lang) for c in page["comments"]])
     closed = _closed_reason(site, article)
     reply_to = _reply_target(site, article, form.parent_id.data or request.args.get("reply"))
@@ -399,6 +436,15 @@ def _render_page(
         has_comments=bool(page["comments"]),
         next_url=_page_url(site, article, after=page["next"]) if page["next"] else None,
         first_url=_page_url(site, article) if after else None,
+        sort=sort,
+        sort_urls=[
+            (name, label, _page_url(site, article, sort=name))
+            for name, label in (
+                ("oldest", gettext("Oldest first")),
+                ("newest", gettext("Newest first")),
+                ("featured", gettext("Editors' picks first")),
+            )
+        ],
         reply_url=lambda comment_id: (
             _page_url(site, article, reply=comment_id, after=after) + "#form"
         ),

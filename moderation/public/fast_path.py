@@ -18,7 +18,8 @@ copies of them: :func:`moderation.approved.thread_state` (with its ``LIST_STATE_
 werkzeug's ``If-None-Match`` parsing, and :func:`moderation.public.headers.list_headers`
 (which also holds the read CORS headers that the blueprint's after-request hook adds).
 Whatever it is unsure of, it leaves to Flask: another method or path, an invalid article key,
-a query string other than the plain ``limit``/``after`` numbers the view accepts, an unknown
+a query string other than the plain ``limit``/``after`` numbers and ``sort`` names the view
+accepts, an unknown
 site, a page not in the cache, and any exception. Flask then gives its own answer, errors
 included. ``tests/test_fast_path.py`` compares the two answers.
 """
@@ -104,18 +105,18 @@ class FastPath:
         )
         if params is None:
             return None
-        limit, after = params
+        limit, after, sort = params
         try:
             validate_article_key(article)
             state = approved.thread_state(site, article, self.flask_app)
         except ServiceError:  # a bad key (400) or an unknown site (404): Flask says so
             return None
-        etag = state.etag(limit, after)
+        etag = state.etag(limit, after, sort)
         policy = cache_control(config)
         if_none_match = environ.get("HTTP_IF_NONE_MATCH")
         if if_none_match and parse_etags(if_none_match).contains(etag):
             return STATUS_304, list_headers(etag, policy), b""
-        page = approved.page_cache(self.flask_app).get(approved.page_key(state, limit, after))
+        page = approved.page_cache(self.flask_app).get(approved.page_key(state, limit, after, sort))
         if page is None:  # Flask builds it (and caches it for the next request)
             return None
         return STATUS_200, list_headers(page.etag, policy, page.body), page.body
@@ -174,18 +175,25 @@ def article_keys(query: str, max_keys: int) -> list[str] | None:
     return keys
 
 
-def page_params(query: str, default_limit: int, max_limit: int) -> tuple[int, int | None] | None:
-    """``limit`` and ``after`` as the view reads them, or None for anything else.
+def page_params(
+    query: str, default_limit: int, max_limit: int
+) -> tuple[int, int | None, str] | None:
+    """``limit``, ``after`` and ``sort`` as the view reads them, or None for anything else.
 
     Only ``limit=N`` and ``after=N``, each at most once, as plain digits in the view's ranges
-    (``limit`` 1..``max_limit``, ``after`` 0..MAX_ID). Anything else (another parameter, an
-    empty or encoded value, a repeat, a number out of range) goes to Flask, which may accept it
-    or answer 400; either way the answer is Flask's.
+    (``limit`` 1..``max_limit``, ``after`` 0..MAX_ID), and ``sort`` once, naming one of
+    :data:`moderation.approved.SORTS`. Anything else (another parameter, an empty or encoded
+    value, a repeat, a number out of range, a negative cursor) goes to Flask, which may accept
+    it or answer 400; either way the answer is Flask's.
     """
     values: dict[str, int] = {}
+    sort = None
     if query:
         for part in query.split("&"):
             name, _, raw = part.partition("=")
+            if name == "sort" and sort is None and raw in approved.SORTS:
+                sort = raw
+                continue
             if name not in ("limit", "after") or name in values or not NUMBER.fullmatch(raw):
                 return None
             values[name] = int(raw)
@@ -193,4 +201,4 @@ def page_params(query: str, default_limit: int, max_limit: int) -> tuple[int, in
     after = values.get("after")
     if not 1 <= limit <= max_limit or (after is not None and not 0 <= after <= MAX_ID):
         return None
-    return limit, after
+    return limit, after, sort or "oldest"

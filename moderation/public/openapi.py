@@ -107,7 +107,7 @@ def document() -> dict[str, Any]:
                 "parameters": [site, article],
                 "get": {
                     "operationId": "listComments",
-                    "summary": "Approved comments of an article, oldest first",
+                    "summary": "Approved comments of an article, oldest first or as sorted",
                     "parameters": [
                         {
                             "name": "limit",
@@ -120,9 +120,27 @@ def document() -> dict[str, Any]:
                             },
                         },
                         {
+                            "name": "sort",
+                            "in": "query",
+                            "description": (
+                                "The order: `oldest` first (the default), `newest` first, or "
+                                "`featured`: editors' picks first, then oldest first. Each "
+                                "order has its own ETag."
+                            ),
+                            "schema": {
+                                "type": "string",
+                                "enum": ["oldest", "newest", "featured"],
+                                "default": "oldest",
+                            },
+                        },
+                        {
                             "name": "after",
                             "in": "query",
-                            "description": "The `next` cursor of the previous page.",
+                            "description": (
+                                "The `next` cursor of the previous page in the same order. "
+                                "With `sort=featured` a `next` may also be negative (a place "
+                                "among the picks, down to -2147483647); pass it back as it is."
+                            ),
                             "schema": {"type": "integer", "minimum": 0, "maximum": MAX_ID},
                         },
                         {"name": "If-None-Match", "in": "header", "schema": _STR},
@@ -353,7 +371,7 @@ def _schemas(config: Any) -> dict[str, Any]:
         },
         "Comment": {
             "type": "object",
-            "required": ["id", "parent_id", "author", "html", "created_at"],
+            "required": ["id", "parent_id", "author", "html", "created_at", "staff", "featured"],
             "additionalProperties": False,
             "properties": {
                 "id": {"type": "integer"},
@@ -361,6 +379,14 @@ def _schemas(config: Any) -> dict[str, Any]:
                 "author": {"type": "string"},
                 "html": {"type": "string", "description": "Sanitized; safe to insert as HTML."},
                 "created_at": {"type": "string", "format": "date-time"},
+                "staff": {
+                    "type": "boolean",
+                    "description": 'Written by the newsroom (badge "Redaktion").',
+                },
+                "featured": {
+                    "type": "boolean",
+                    "description": 'An editors\' pick (badge "Redaktionsempfehlung").',
+                },
             },
         },
         "CommentList": {
