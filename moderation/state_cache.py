@@ -47,6 +47,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import math
 import os
 import secrets
 import select
@@ -122,6 +123,18 @@ def install_triggers(article: Table, site: Table) -> None:
 
 
 install_triggers(table(Article), table(Site))
+
+
+def _readable(fds: list[int], timeout: float) -> set[int]:
+    """Which of ``fds`` can be read (or have hung up) within ``timeout`` seconds.
+
+    ``poll``, not ``select``: select refuses descriptors past 1023, which a worker with many
+    open files (or a long test run) reaches, and the listener would then never listen.
+    """
+    poller = select.poll()
+    for fd in fds:
+        poller.register(fd, select.POLLIN | select.POLLERR | select.POLLHUP)
+    return {fd for fd, _ in poller.poll(max(0, math.ceil(timeout * 1000)))}
 
 
 class Watch:
@@ -218,7 +231,7 @@ class Watch:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return False
-                    select.select([self._conn.fileno()], [], [], remaining)
+                    _readable([self._conn.fileno()], remaining)
                     self._drain()
             except Exception:
                 log.warning("the list listener's connection failed; asking the database")
@@ -398,7 +411,7 @@ def _listen(ref: weakref.ReferenceType[Watch]) -> None:
             fd = conn.fileno()
             del watch
             while True:
-                readable, _, _ = select.select([fd, wake_r], [], [], heartbeat / 2)
+                readable = _readable([fd, wake_r], heartbeat / 2)
                 watch = ref()
                 if watch is None or watch._stop.is_set():
                     break

@@ -388,3 +388,24 @@ def test_the_triggers_in_the_migration_and_for_create_all_are_the_same() -> None
     assert normal(migration.FUNCTIONS) == normal(state_cache.TRIGGER_FUNCTIONS)
     triggers = state_cache.SITE_TRIGGERS + state_cache.ARTICLE_TRIGGERS
     assert normal(migration.TRIGGERS) == normal(triggers)
+
+
+@postgres_only
+def test_the_listener_listens_in_a_process_with_many_open_files(
+    client: FlaskClient, tmp_path: Any
+) -> None:
+    """select() refuses descriptors past 1023; a worker with many files open must still listen."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1200:
+        pytest.skip(f"this process may open only {hard} files")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, 1200), hard))
+    held = [open(tmp_path / "held", "w") for _ in range(1100)]  # noqa: SIM115
+    try:
+        watch = listening(client)
+        assert watch.listening
+    finally:
+        for f in held:
+            f.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
