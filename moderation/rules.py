@@ -183,3 +183,8 @@ REMOVAL_GROUNDS = (
     "personal_data",
     "other",
 )
+
+# A site's report and removal policy (moderation.sites.update_policy).
+MAX_REPORT_HOLD_AFTER = 1000
+MAX_REMOVAL_GROUNDS = 20
+GROUND_CODE = re.compile(r"[a-z][a-z0-9_]{0,39}")

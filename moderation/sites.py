@@ -254,6 +254,8 @@ def update_policy(
     trust_readers: bool | Keep = KEEP,
     trust_min_approved: int | Keep = KEEP,
     trust_days: int | Keep = KEEP,
+    report_hold_after: int | None | Keep = KEEP,
+    removal_grounds: Iterable[str] | None | Keep = KEEP,
 ) -> Site:
     """Change a site's abuse policy and commit; what is not given stays as it is.
 
@@ -265,7 +267,11 @@ def update_policy(
     a new limit starts a new episode. ``trust_readers`` publishes trusted readers' comments
     at once (:mod:`moderation.trust`): after ``trust_min_approved`` (1 to
     :data:`rules.MAX_TRUST_MIN_APPROVED`) approved comments within ``trust_days`` (1 to
-    :data:`rules.MAX_TRUST_DAYS`). Raises :class:`NotFound` for an unknown site and
+    :data:`rules.MAX_TRUST_DAYS`). ``report_hold_after`` (1 to
+    :data:`rules.MAX_REPORT_HOLD_AFTER`, or None: never) sends a published comment back to the
+    queue after that many open reports (:mod:`moderation.reports`); ``removal_grounds`` is the
+    site's own list of grounds for removals (codes like ``off_topic``; None: the defaults,
+    :data:`rules.REMOVAL_GROUNDS`). Raises :class:`NotFound` for an unknown site and
     :class:`InvalidInput` for a bad value, changing nothing.
     """
     checked: dict[str, object] = {
@@ -303,6 +309,10 @@ def update_policy(
         checked["paused"] = paused
     if overdue_minutes is not KEEP:
         checked["overdue_minutes"] = _overdue_minutes(overdue_minutes)
+    if report_hold_after is not KEEP:
+        checked["report_hold_after"] = _report_hold_after(report_hold_after)
+    if removal_grounds is not KEEP:
+        checked["removal_grounds"] = _removal_grounds(removal_grounds)
     site = get_site(slug)
     if "overdue_minutes" in checked and checked["overdue_minutes"] != site.overdue_minutes:
         site.overdue_alerted_at = None
@@ -310,6 +320,39 @@ def update_policy(
         if value is not KEEP:
             setattr(site, name, value)
     return site
+
+
+def _report_hold_after(value: int | None) -> int | None:
+    if value is None:
+        return None
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not (1 <= value <= rules.MAX_REPORT_HOLD_AFTER)
+    ):
+        message = gettext(
+            "A comment is held after 1 to %(max)s reports, or never.",
+            max=rules.MAX_REPORT_HOLD_AFTER,
+        )
+        raise InvalidInput(message, code="invalid_policy", fields={"report_hold_after": message})
+    return value
+
+
+def _removal_grounds(codes: Iterable[str] | None) -> list[str] | None:
+    """A site's own grounds: short codes, each once, at most :data:`rules.MAX_REMOVAL_GROUNDS`;
+    None (or an empty list) means the service's defaults."""
+    if codes is None:
+        return None
+    found = list(dict.fromkeys(code.strip() for code in codes if code.strip()))
+    message = gettext(
+        "Grounds are codes of lower-case letters, digits and _ (at most %(max)s of them).",
+        max=rules.MAX_REMOVAL_GROUNDS,
+    )
+    if len(found) > rules.MAX_REMOVAL_GROUNDS or not all(
+        rules.GROUND_CODE.fullmatch(code) for code in found
+    ):
+        raise InvalidInput(message, code="invalid_policy", fields={"removal_grounds": message})
+    return found or None
 
 
 def _trust_number(value: int | Keep, name: str, high: int, message: str) -> int | Keep:

@@ -140,3 +140,63 @@ def test_cli_set_refuses_bad_input(
         assert message in result.output
         assert "Traceback" not in result.output
     assert snapshot(app) == before
+
+
+def test_the_report_hold_and_the_grounds_are_set_from_the_cli(
+    app: Flask, runner: FlaskCliRunner
+) -> None:
+    result = runner.invoke(
+        args=[
+            "sites",
+            "set",
+            "demo",
+            "--report-hold-after",
+            "3",
+            "--removal-grounds",
+            "off_topic, insult,werbung",
+        ]  # fmt: skip
+    )
+    assert result.exit_code == 0, result.output
+    assert "Report hold:     after 3 reports" in result.output
+    assert "Removal grounds: off_topic, insult, werbung" in result.output
+    found = site(app)
+    assert (found.report_hold_after, found.removal_grounds) == (
+        3,
+        ["off_topic", "insult", "werbung"],
+    )
+    result = runner.invoke(
+        args=["sites", "set", "demo", "--report-hold-after", "off", "--removal-grounds", "default"]
+    )
+    assert result.exit_code == 0, result.output
+    found = site(app)
+    assert (found.report_hold_after, found.removal_grounds) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--report-hold-after", "0"],
+        ["--report-hold-after", "1001"],
+        ["--report-hold-after", "drei"],
+        ["--removal-grounds", "Off Topic"],
+        ["--removal-grounds", ",".join(f"g{n}" for n in range(21))],
+    ],
+)
+def test_bad_report_settings_are_refused_and_change_nothing(
+    app: Flask, runner: FlaskCliRunner, args: list[str]
+) -> None:
+    before = snapshot(app)
+    result = runner.invoke(args=["sites", "set", "demo", *args])
+    assert result.exit_code == 1, result.output
+    assert snapshot(app) == before
+
+
+def test_a_sites_own_grounds_are_what_a_rejection_may_name(app: Flask) -> None:
+    from moderation import grounds
+
+    with app.app_context():
+        sites.update_policy("demo", removal_grounds=["werbung"])
+        found = sites.get_site("demo")
+        assert grounds.check(found, "werbung") == "werbung"
+        with pytest.raises(InvalidInput):
+            grounds.check(found, "off_topic")

@@ -131,6 +131,17 @@ def _limit(value: str | None, name: str) -> int | None | sites.Keep:
     type=int,
     help="Within how many days, without a rejection or spam (1-3650; default 180).",
 )
+@click.option(
+    "--report-hold-after",
+    "hold_after",
+    help="Hold a published comment for review after N open reports; or 'off' (the default).",
+)
+@click.option(
+    "--removal-grounds",
+    "grounds",
+    help="The site's grounds for removals, comma-separated codes (off_topic,insult,…); "
+    "or 'default'.",
+)
 @reports_errors
 def sites_set(
     slug: str,
@@ -146,16 +157,22 @@ def sites_set(
     trust: bool | None,
     trust_min_approved: int | None,
     trust_days: int | None,
+    hold_after: str | None,
+    grounds: str | None,
 ) -> None:
     """Change a site's abuse policy: word lists, link and rate limits, pause; its overdue
-    alert; its trusted readers."""
+    alert; its trusted readers; its report hold and grounds for removals."""
     current = sites.get_site(slug)
     changes: dict[str, Any] = {
         "max_links": _limit(max_links, "--max-links"),
         "rate_limit_per_minute": _limit(per_minute, "--rate-limit-per-minute"),
         "rate_limit_per_hour": _limit(per_hour, "--rate-limit-per-hour"),
-        "overdue_minutes": _overdue_minutes(overdue),
+        "overdue_minutes": _number_or_off(overdue, "--overdue-minutes"),
+        "report_hold_after": _number_or_off(hold_after, "--report-hold-after"),
     }
+    if grounds is not None:
+        codes = None if grounds.strip().lower() == "default" else grounds.split(",")
+        changes["removal_grounds"] = codes
     if block or unblock:
         changes["blocked_words"] = wordlists.edit(current.blocked_words or [], block, unblock)
     if watch or unwatch:
@@ -172,8 +189,8 @@ def sites_set(
     _show_policy(site)
 
 
-def _overdue_minutes(value: str | None) -> int | None | sites.Keep:
-    """``--overdue-minutes``: a number, or ``off`` (no alert)."""
+def _number_or_off(value: str | None, option: str) -> int | None | sites.Keep:
+    """``--overdue-minutes``, ``--report-hold-after``: a number, or ``off`` (None)."""
     if value is None:
         return sites.KEEP
     if value.strip().lower() == "off":
@@ -181,7 +198,7 @@ def _overdue_minutes(value: str | None) -> int | None | sites.Keep:
     try:
         return int(value)
     except ValueError:
-        raise InvalidInput("--overdue-minutes must be a whole number or 'off'.") from None
+        raise InvalidInput(f"{option} must be a whole number or 'off'.") from None
 
 
 def _show_policy(site: Site) -> None:
@@ -212,6 +229,10 @@ def _show_policy(site: Site) -> None:
         else "off"
     )
     click.echo(f"Trusted readers: {trusted}")
+    held = f"after {site.report_hold_after} reports" if site.report_hold_after else "off"
+    click.echo(f"Report hold:     {held}")
+    own = ", ".join(site.removal_grounds) if site.removal_grounds else "the defaults"
+    click.echo(f"Removal grounds: {own}")
 
 
 @sites_cli.command("show")
