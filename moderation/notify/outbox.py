@@ -45,20 +45,20 @@ def new_delivery_id() -> str:
     return str(uuid.uuid4())
 
 
+def _queue(kind: OutboxKind, topic: str, payload: dict[str, Any], **columns: Any) -> OutboxMessage:
+    """Add a row to the caller's write transaction (the session's), with a new delivery id."""
+    row = OutboxMessage(
+        kind=kind, topic=topic, payload=payload, delivery_id=new_delivery_id(), **columns
+    )
+    db.session.add(row)
+    return row
+
+
 def record_event(
     topic: str, *, site_id: int | None, comment_id: int | None, **facts: Any
 ) -> OutboxMessage:
     """Add an event to the caller's write transaction (the session's)."""
-    row = OutboxMessage(
-        kind=OutboxKind.EVENT,
-        topic=topic,
-        site_id=site_id,
-        comment_id=comment_id,
-        payload=facts,
-        delivery_id=new_delivery_id(),
-    )
-    db.session.add(row)
-    return row
+    return _queue(OutboxKind.EVENT, topic, facts, site_id=site_id, comment_id=comment_id)
 
 
 # The submission's event, on its driver transaction (see moderation.submission._store).
@@ -106,35 +106,29 @@ def add_mail(
     recipient_hash: str | None = None,
 ) -> OutboxMessage:
     """Queue a composed mail (see :func:`moderation.notify.mail.compose`) in the session."""
-    row = OutboxMessage(
-        kind=OutboxKind.MAIL,
-        topic=topic,
+    return _queue(
+        OutboxKind.MAIL,
+        topic,
+        content,
         site_id=site_id,
         comment_id=comment_id,
         recipient=recipient,
         recipient_hash=recipient_hash,
-        payload=content,
-        delivery_id=new_delivery_id(),
     )
-    db.session.add(row)
-    return row
 
 
 def add_webhook_call(
     topic: str, webhook_id: int, body: str, *, site_id: int, comment_id: int | None
 ) -> OutboxMessage:
     """Queue a webhook call whose body is already serialized: every attempt sends these bytes."""
-    row = OutboxMessage(
-        kind=OutboxKind.WEBHOOK,
-        topic=topic,
+    return _queue(
+        OutboxKind.WEBHOOK,
+        topic,
+        {"body": body},
         site_id=site_id,
         comment_id=comment_id,
         webhook_id=webhook_id,
-        payload={"body": body},
-        delivery_id=new_delivery_id(),
     )
-    db.session.add(row)
-    return row
 
 
 # --- claiming and finishing ------------------------------------------------------------------
