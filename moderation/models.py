@@ -216,6 +216,8 @@ class Comment(Model):
         # Rate limits, duplicates and "other comments from this source".
         Index("ix_comment_source_created", "source_hash", "created_at"),
         # The duplicate check and privacy requests by address; most comments have none.
+        # Imported comments by their origin: an import run twice adds nothing (transfer.importer).
+        Index("ix_comment_source_id", "source", "source_id"),
         Index(
             "ix_comment_email_created",
             "email",
@@ -249,6 +251,11 @@ class Comment(Model):
     staff: Mapped[bool] = mapped_column(default=False, server_default=false())
     # An editors' pick ("Redaktionsempfehlung"), listed first with ?sort=featured.
     featured: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Where an imported comment came from: the format ("disqus" …), its id there, and its
+    # parent's id there (kept until the parent is found, which may come later in the file).
+    source: Mapped[str | None] = mapped_column(String(20))
+    source_id: Mapped[str | None] = mapped_column(String(120))
+    source_parent_id: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_by_id: Mapped[int | None] = mapped_column(
@@ -507,3 +514,23 @@ class Report(Model):
     )
 
     comment: Mapped[Comment | None] = relationship()
+
+
+class ImportRun(Model):
+    """One ``flask --app wsgi import …`` into a site: what, from which file, by whom, and what
+    came of it. ``finished_at`` stays empty while it runs, and for good if it was interrupted
+    (a rerun continues: the comments it wrote are skipped as duplicates)."""
+
+    __table_args__ = (Index("ix_import_run_site", "site_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("site.id", ondelete="CASCADE"))
+    source: Mapped[str] = mapped_column(String(20))
+    file_name: Mapped[str] = mapped_column(String(300))
+    actor_name: Mapped[str] = mapped_column(String(80))
+    # The report: threads, comments by status, replies, skips by reason, first errors.
+    counts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    site: Mapped[Site] = relationship()

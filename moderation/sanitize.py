@@ -8,6 +8,9 @@ links; every link gets ``rel="nofollow ugc noopener"`` and only ``http``, ``http
 
 The raw text is stored as submitted and the HTML beside it with :data:`POLICY_VERSION`; when
 this policy changes, bump the version and run ``flask --app wsgi comments resanitize``.
+
+Comments imported from systems that stored HTML (Disqus, WordPress) go through the same
+policy: :func:`render_foreign_html` turns their paragraphs and line breaks into ours first.
 """
 
 from __future__ import annotations
@@ -40,6 +43,10 @@ _BIDI_CONTROLS = dict.fromkeys(
 _CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n\s*")
 _EMPTY_PARAGRAPH = re.compile(r"<p>\s*</p>")
+# Foreign HTML's paragraph and line-break tags, any case, with any attributes (one pass each).
+_FOREIGN_BREAK = re.compile(r"<br(?:\s[^<>]*)?/?>", re.IGNORECASE)
+_FOREIGN_PARAGRAPH = re.compile(r"</?p(?:\s[^<>]*)?>", re.IGNORECASE)
+_BLANK_LINES = re.compile(r"\n[ \t]*(?:\n[ \t]*)+")
 
 
 # --- what the linkifier takes for a link --------------------------------------------------------
@@ -286,3 +293,15 @@ def render(text: str) -> str:
     except _TooMuchMarkup:
         html = _cleaner().clean(_markup(paragraphs, tags=False))
     return _EMPTY_PARAGRAPH.sub("", html)
+
+
+def render_foreign_html(html: str) -> str:
+    """Another system's stored comment HTML through our policy.
+
+    Its ``<p>`` and ``<br>`` become our blank lines and line breaks, so the paragraphs survive;
+    then it is read as a reader's text (:func:`render`): the inline allowlist and links stay,
+    with our ``rel``; every other tag (``<script>``, ``<div>`` …) is escaped and shows as text.
+    """
+    text = _FOREIGN_BREAK.sub("\n", html)
+    text = _FOREIGN_PARAGRAPH.sub("\n\n", text)
+    return render(_BLANK_LINES.sub("\n\n", text))

@@ -658,3 +658,7 @@ def init_app(app: Flask) -> None:
     from .transparency import transparency_command  # as outbox_cli
 
     app.cli.add_command(transparency_command)
+    from .transfer import export_cli, import_cli  # as outbox_cli
+
+    app.cli.add_command(import_cli)
+    app.cli.add_command(export_cli)
