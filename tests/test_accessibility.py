@@ -221,6 +221,7 @@ def test_the_moderator_ui_has_no_serious_violations(
         ("/moderate/stats", "the statistics"),
         ("/moderate/protection", "the spam protection"),
         ("/moderate/admin/sites/demo", "a site's settings"),
+        ("/moderate/admin/sites/demo/transfer", "a site's import/export page"),
         ("/moderate/admin/moderators", "the moderators"),
     ):
         page.goto(f"{live_server.url}{path}")

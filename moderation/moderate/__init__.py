@@ -3,7 +3,8 @@
 * :mod:`.auth`: log in (throttled), log out, sessions, the login decorators;
 * :mod:`.queue`: the queue, decisions, a comment's history, articles, the moderator's language;
 * :mod:`.admin`: moderators and sites (admins only);
-* :mod:`.abuse`: bans, the spam-protection page, a site's rules.
+* :mod:`.abuse`: bans, the spam-protection page, a site's rules;
+* :mod:`.transfer`: a site's Import/Export page and its export downloads (admins only).
 
 The parent owns what every moderator page shares, so it is said once: the layout's context,
 error pages in the moderator's language, the refusal of text no database can store, and the
@@ -29,7 +30,7 @@ from .. import rules
 from ..errors import InvalidInput, ServiceError
 from ..i18n import current_locale, error_message
 from ..models import CommentStatus
-from . import abuse, admin, auth, newsroom, pages, queue, settings, stats, webhooks
+from . import abuse, admin, auth, newsroom, pages, queue, settings, stats, transfer, webhooks
 from .auth import is_moderator_page, load_moderator
 
 bp = Blueprint("moderate", __name__, url_prefix=auth.PREFIX)
@@ -39,6 +40,7 @@ bp.register_blueprint(webhooks.bp)
 bp.register_blueprint(settings.bp)  # the moderator's own mail settings
 bp.register_blueprint(stats.bp)  # statistics with charts, and their CSV
 bp.register_blueprint(newsroom.bp)  # staff replies and editors' picks
+bp.register_blueprint(transfer.bp)  # a site's past imports and its exports (admins only)
 
 
 def common() -> dict[str, Any]:
