@@ -117,23 +117,23 @@ def export_lines(site: Site) -> Iterator[str]:
         moderator_id: username
         for moderator_id, username in db.session.execute(select(Moderator.id, Moderator.username))
     }
-    keys: dict[int, str] = {}
 
     def articles() -> Iterator[str]:
         query = select(Article).where(Article.site_id == site.id).order_by(Article.id)
         for article in db.session.scalars(query.execution_options(yield_per=500)):
-            keys[article.id] = article.key
             yield _dump(_article(article))
 
     def comments() -> Iterator[str]:
+        # Each comment with its article's key from the same row: on PostgreSQL every query
+        # sees what was committed meanwhile, an article as well as its first comment.
         query = (
-            select(Comment)
+            select(Comment, Article.key)
             .join(Article, Article.id == Comment.article_id)
             .where(Article.site_id == site.id)
             .order_by(Comment.id)
         )
-        for comment in db.session.scalars(query.execution_options(yield_per=500)):
-            yield _dump(_comment(comment, keys[comment.article_id], moderators))
+        for comment, key in db.session.execute(query.execution_options(yield_per=500)):
+            yield _dump(_comment(comment, key, moderators))
 
     def events() -> Iterator[str]:
         query = (

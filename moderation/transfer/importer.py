@@ -521,7 +521,7 @@ def _link_late_parents(site_id: int, source: str) -> None:
 def _flatten(site_id: int, source: str) -> int:
     """Put this site's replies from ``source`` that answer a reply under the top-level comment
     above them; returns how many moved. A loop in the source's parent links (a reply to its
-    own reply) ends at a top-level comment: its first member is cut loose."""
+    own reply) is cut at one member, which becomes top-level."""
     child = _comment.alias("child")
     parent = _comment.alias("parent")
     deeper = (
@@ -539,10 +539,13 @@ def _flatten(site_id: int, source: str) -> int:
         links = [dict(link) for link in db.session.execute(deeper).mappings()]
         if not links:
             break
-        for link in links:
-            if link["parent"] == link["comment"]:
-                link["parent"] = None  # a loop: this one becomes top-level
-            moved.add(link["comment"])
+        loops = [link for link in links if link["parent"] == link["comment"]]
+        if loops:
+            # A loop shows as a reply that would become its own parent, once for each
+            # member; the first becomes top-level, the others follow in the next pass.
+            loops[0]["parent"] = None
+            links = [link for link in links if link["parent"] != link["comment"]]
+        moved.update(link["comment"] for link in links)
         db.session.execute(_SET_PARENT, links)
     return len(moved)
 
