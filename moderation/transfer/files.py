@@ -21,6 +21,7 @@ from defusedxml.ElementTree import iterparse
 from .records import UnreadableFile
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_DAMAGED_GZIP = (EOFError, gzip.BadGzipFile, zlib.error)
 # Files being read, by path: how far each is (for a progress bar), in bytes on disk.
 _reading: dict[str, IO[bytes]] = {}
 
@@ -51,11 +52,14 @@ def open_binary(path: str) -> Iterator[IO[bytes]]:
 
 def lines(path: str) -> Iterator[tuple[int, str]]:
     """The file's non-blank lines as text with their numbers, one at a time (JSON lines)."""
-    with open_binary(path) as file:
-        for number, raw in enumerate(file, start=1):
-            line = raw.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace").strip()
-            if line:
-                yield number, line
+    try:
+        with open_binary(path) as file:
+            for number, raw in enumerate(file, start=1):
+                line = raw.decode("utf-8-sig" if number == 1 else "utf-8", errors="replace")
+                if line.strip():
+                    yield number, line.strip()
+    except _DAMAGED_GZIP as error:
+        raise UnreadableFile(f"The gzip file is damaged or cut short: {error}") from None
 
 
 def local(tag: str) -> str:
@@ -100,5 +104,5 @@ def elements(
         ) from None
     except ParseError as error:
         raise UnreadableFile(f"Not well-formed XML: {error}") from None
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+    except _DAMAGED_GZIP as error:
         raise UnreadableFile(f"The gzip file is damaged or cut short: {error}") from None

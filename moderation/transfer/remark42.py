@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import html
 import json
-import zlib
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -42,7 +41,7 @@ _VERSIONS = (0, 1)  # Remark42 reads version 0 as 1
 
 def read(path: str) -> Iterator[Item]:
     """Each comment of the backup, after the thread of its page the first time it is named."""
-    lines = _lines(path)
+    lines = files.lines(path)
     first = next(lines, None)
     if first is None:
         raise UnreadableFile("Not a Remark42 backup: the file is empty.")
@@ -64,14 +63,6 @@ def read(path: str) -> Iterator[Item]:
             yield Skip(f"line {number}", SkipReason.INVALID, f"not JSON: {error}")
         else:
             yield from _comment(number, record, seen, closed)
-
-
-def _lines(path: str) -> Iterator[tuple[int, str]]:
-    """The file's lines; a damaged gzip stream is an unreadable file, not a crash."""
-    try:
-        yield from files.lines(path)
-    except (OSError, EOFError, zlib.error) as error:
-        raise UnreadableFile(f"Cannot read the Remark42 backup: {error}") from None
 
 
 def _parse(line: str) -> tuple[Any, str | None]:
