@@ -217,7 +217,10 @@ class Comment(Model):
         Index("ix_comment_source_created", "source_hash", "created_at"),
         # The duplicate check and privacy requests by address; most comments have none.
         # Imported comments by their origin: an import run twice adds nothing (transfer.importer).
-        Index("ix_comment_source_id", "source", "source_id"),
+        Index("ix_comment_source_id", "source_id", "source"),
+        # Replies of a comment: deleting one (the retention purge) sets its replies' parent to
+        # NULL, which without it reads the whole table.
+        Index("ix_comment_parent", "parent_id"),
         Index(
             "ix_comment_email_created",
             "email",

@@ -149,7 +149,8 @@ def test_skips_are_counted_with_the_sources_ids(app: Flask) -> None:
     }
     assert "unknown_thread: 1" in report.errors
     assert "invalid_date: 2" in report.errors
-    assert "pingback: 5 (pingback)" in report.errors
+    # routine skips are counted, not listed as errors
+    assert not [error for error in report.errors if error.startswith(("pingback", "duplicate"))]
     assert report.total_imported == 1
 
 
