@@ -46,6 +46,11 @@ as_pg "$PG_BIN/pg_ctl" -D "$PG_DIR" -l "$PG_DIR/server.log" -w -t 60 \
 "$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt \
   -c "CREATE ROLE bench LOGIN PASSWORD 'bench'" -c "CREATE DATABASE bench OWNER bench"
 echo "PostgreSQL $("$PG_BIN/postgres" --version | awk '{print $3}') on 127.0.0.1:$PG_PORT (throwaway, in $PG_DIR)"
+# The settings a submission's figure depends on, printed with it: a commit waits for the disk
+# (fsync, synchronous_commit) by the server's default method for this platform.
+"$PG_BIN/psql" -h 127.0.0.1 -p "$PG_PORT" -U postgres -qAt -c "SELECT 'settings: ' || string_agg(
+  name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN
+  ('fsync', 'synchronous_commit', 'wal_sync_method', 'full_page_writes', 'shared_buffers')"
 
 export BENCH_DATABASE_URL="postgresql+psycopg://bench:bench@127.0.0.1:$PG_PORT/bench"
 "$@"

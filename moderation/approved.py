@@ -99,7 +99,7 @@ def thread_state(site_slug: str, article_key: str, app: Flask | None = None) -> 
     clients and proxies may already wait). The default, 0, reads the state every time.
     """
     app = _app(app)
-    watch = _watch(app)
+    watch = watch_of(app)
     generation = watch.generation() if watch is not None else None
     if generation is not None:
         assert watch is not None
@@ -133,9 +133,10 @@ def _state_cache(app: Flask) -> dict[tuple[str, str], tuple[float, ThreadState]]
     return app.extensions.setdefault("moderation.state_cache", {})
 
 
-def _watch(app: Flask) -> state_cache.Watch | None:
+def watch_of(app: Flask) -> state_cache.Watch | None:
     """This app's :class:`~moderation.state_cache.Watch` on PostgreSQL (unless
-    ``DATABASE_LISTEN`` is off), made on first use; None on SQLite."""
+    ``DATABASE_LISTEN`` is off), made on first use; None on SQLite. The lists' states and
+    :func:`moderation.sites.snapshot` share it."""
     found = app.extensions.get("moderation.watch", _NO_WATCH)
     if found is _NO_WATCH:
         found = None
@@ -356,7 +357,7 @@ def counts(site_slug: str, article_keys: Iterable[str], app: Flask | None = None
     """
     app = _app(app)
     keys = list(dict.fromkeys(article_keys))
-    watch = _watch(app)
+    watch = watch_of(app)
     generation = watch.generation() if watch is not None else None
     held: dict[str, ThreadState] = {}
     if generation is not None:

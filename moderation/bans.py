@@ -14,7 +14,7 @@ keyed hash (:func:`moderation.privacy.email_hash`), which still matches and reve
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import BindParameter, and_, bindparam, or_, select
@@ -198,11 +198,20 @@ def active_ban_id(
 
     A missing source or e-mail is passed as NULL, which equals nothing.
     """
+    return ask_active_ban(driver, source_hash, email, now)()
+
+
+def ask_active_ban(
+    driver: database.Driver, source_hash: str | None, email: str | None, now: datetime
+) -> Callable[[], int | None]:
+    """:func:`active_ban_id` in two steps: the query is sent now (:meth:`Driver.later
+    <moderation.database.Driver.later>`) and read when the function returned is called, so
+    it can travel to the server with other queries (the submission's history checks)."""
     if not (source_hash or email):
-        return None
+        return lambda: None
     address = email.strip().lower() if email else None
     erased = privacy.email_hash(address) if address else None
-    row = driver.one(
+    found = driver.later(
         _ACTIVE_BAN,
         {
             "source_hash": source_hash or None,
@@ -211,4 +220,9 @@ def active_ban_id(
             "now": driver.timestamp(now),
         },
     )
-    return row[0] if row else None
+
+    def ban_id() -> int | None:
+        row = found.fetchone()
+        return row[0] if row else None
+
+    return ban_id

@@ -550,10 +550,13 @@ class Driver:
     With ``pipeline`` (psycopg's, see :func:`writes_on_driver`) a statement is queued, not
     sent: the queue goes to the server in one round trip when a result is needed. What
     :meth:`execute` returns sends the queue as soon as anything of it is used (``rowcount``,
-    say), so a caller sees the same cursor either way.
+    say), so a caller sees the same cursor either way. :meth:`later` asks several queries at
+    once: each waits in the queue on a cursor of its own, and the first one read sends them
+    all, so they cost one round trip together.
     """
 
     def __init__(self, connection: Any, dialect: Dialect, pipeline: Any = None) -> None:
+        self.connection = connection
         self.cursor = connection.cursor()
         self.dialect = dialect
         self.sqlite = dialect.name == "sqlite"
@@ -572,12 +575,29 @@ class Driver:
         return compiled.sql, compiled.arrange(values)
 
     def execute(self, statement: Statement, params: Mapping[str, Any] | None = None) -> Any:
-        self.cursor.execute(*self.render(statement, params))
-        if isinstance(statement, UpdateBase) and getattr(statement.table, "name", "") in _LISTED:
-            self.changed_lists = True  # an approved list may have changed: see after_write
+        self._send(self.cursor, statement, params)
         if self.pipeline is not None:
             return _Queued(self.cursor, self.pipeline)
         return self.cursor
+
+    def _send(self, cursor: Any, statement: Statement, params: Mapping[str, Any] | None) -> None:
+        cursor.execute(*self.render(statement, params))
+        if isinstance(statement, UpdateBase) and getattr(statement.table, "name", "") in _LISTED:
+            self.changed_lists = True  # an approved list may have changed: see after_write
+
+    def later(self, statement: Statement, params: Mapping[str, Any] | None = None) -> Any:
+        """Send a statement whose outcome is read later (``fetchone``, ``fetchall``,
+        ``rowcount``): in a pipeline it waits in the queue on a cursor of its own, so the
+        statements a use case asks for before it reads any of them travel to the server in
+        one round trip, and run there in the order they were asked. Without a pipeline
+        (SQLite, or a read outside a transaction) it runs at once and its rows are kept.
+        """
+        cursor = self.connection.cursor()
+        self._send(cursor, statement, params)
+        if self.pipeline is not None:
+            return _Later(cursor, self.pipeline)
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return _Fetched(rows, cursor.rowcount)
 
     def one(self, statement: Statement, params: Mapping[str, Any] | None = None) -> tuple | None:
         return self.execute(statement, params).fetchone()
@@ -619,6 +639,72 @@ class _Queued:
         return getattr(self._cursor, name)
 
 
+def _pipelined(
+    connection: Any, dialect: Dialect, use_case: Callable[[Driver], R]
+) -> tuple[R, Driver]:
+    """Run a use case as one PostgreSQL transaction in psycopg's pipeline mode; its result and
+    its driver once the transaction is committed and durable.
+
+    The connection is switched to autocommit (a Python attribute, no round trip), and the
+    transaction is opened and closed by statements of its own, ``BEGIN`` and ``COMMIT``,
+    queued like any other. psycopg's own transaction handling in a pipeline would send its
+    ``BEGIN`` and wait for the answer before the first statement, and wait once more after its
+    ``COMMIT`` for the pipeline's end: two round trips that carry nothing. Here the ``BEGIN``
+    travels with the first statements and the ``COMMIT`` with the last; the end of the pipeline
+    sends them and waits until PostgreSQL has answered everything, the ``COMMIT`` last, which
+    it answers once the commit is on disk (``synchronous_commit``, on by default). Only then
+    does the use case count as done, so an acknowledged comment is durable as before. A
+    ``COMMIT`` that ends anything but a healthy transaction (PostgreSQL answers ``ROLLBACK``
+    to the ``COMMIT`` of a failed one) is raised as an error, so nothing is acknowledged that
+    was not stored. The caller rolls back after an error and sets autocommit off again.
+    """
+    dbapi_connection = connection.driver_connection
+    dbapi_connection.autocommit = True
+    with dbapi_connection.pipeline() as pipeline:
+        driver = Driver(connection, dialect, pipeline)
+        driver.execute("BEGIN")
+        result = use_case(driver)
+        commit = connection.cursor()
+        commit.execute("COMMIT")
+    # The pipeline's end sent what was queued and waited for every answer.
+    if commit.statusmessage != "COMMIT":
+        raise RuntimeError(f"the transaction ended with {commit.statusmessage!r}, not COMMIT")
+    return result, driver
+
+
+class _Later:
+    """A statement queued in psycopg's pipeline on a cursor of its own (:meth:`Driver.later`):
+    the first use sends the queue and waits for it, unless an earlier read already brought
+    this statement's outcome (``pgresult`` is set then), which costs no further round trip."""
+
+    __slots__ = ("_cursor", "_pipeline")
+
+    def __init__(self, cursor: Any, pipeline: Any) -> None:
+        self._cursor = cursor
+        self._pipeline = pipeline
+
+    def __getattr__(self, name: str) -> Any:
+        if self._cursor.pgresult is None:
+            self._pipeline.sync()
+        return getattr(self._cursor, name)
+
+
+class _Fetched:
+    """A statement's outcome read at once (:meth:`Driver.later` without a pipeline)."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[tuple], rowcount: int) -> None:
+        self._rows = iter(rows)
+        self.rowcount = rowcount
+
+    def fetchone(self) -> tuple | None:
+        return next(self._rows, None)
+
+    def fetchall(self) -> list[tuple]:
+        return list(self._rows)
+
+
 def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R]:
     """Like :func:`writes`, for a use case that takes a :class:`Driver` as first argument.
 
@@ -626,12 +712,13 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
     SQLite, committed when the use case returns and rolled back when it raises; SQLite locks
     are retried as :func:`writes` retries them. It cannot join another transaction.
 
-    On PostgreSQL the transaction runs in psycopg's pipeline mode: a statement whose result
-    the use case does not read (``BEGIN``, an advisory lock, an INSERT without RETURNING, the
-    ``COMMIT``) travels with the next one that it does read, instead of costing a round trip of
-    its own. A submission's transaction takes six round trips instead of ten. An error in a
-    queued statement is raised where the queue is next sent, still inside the use case, and
-    rolls everything back as any error does.
+    On PostgreSQL the transaction runs in psycopg's pipeline mode (:func:`_pipelined`): a
+    statement whose result the use case does not read (``BEGIN``, an advisory lock, an INSERT
+    without RETURNING, the ``COMMIT``) travels with the next one that it does read, and the
+    reads it asks for together (:meth:`Driver.later`) travel together, instead of each costing
+    a round trip of its own. An error in a queued statement is raised where the queue is next
+    sent, still inside the use case (or at its end, with the ``COMMIT``), and rolls everything
+    back as any error does.
     """
 
     @functools.wraps(func)
@@ -644,16 +731,16 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
         end_reading()
 
         changed_lists = False
+        postgres = engine.dialect.name == "postgresql"
 
         def attempt() -> R:
             nonlocal changed_lists
             connection = engine.raw_connection()
             try:
-                if engine.dialect.name == "postgresql":
-                    with connection.driver_connection.pipeline() as pipeline:  # type: ignore[union-attr]
-                        driver = Driver(connection, engine.dialect, pipeline)
-                        result = func(driver, *args, **kwargs)
-                        connection.commit()  # sends the queue and the COMMIT, and waits
+                if postgres:
+                    result, driver = _pipelined(
+                        connection, engine.dialect, lambda driver: func(driver, *args, **kwargs)
+                    )
                 else:
                     driver = Driver(connection, engine.dialect)
                     driver.execute("BEGIN IMMEDIATE")
@@ -662,9 +749,11 @@ def writes_on_driver(func: Callable[Concatenate[Driver, P], R]) -> Callable[P, R
                 changed_lists = driver.changed_lists
                 return result
             except BaseException:
-                connection.rollback()
+                connection.rollback()  # whatever is still open (nothing after a failed COMMIT)
                 raise
             finally:
+                if postgres and not _autocommit_off(connection):
+                    connection.invalidate()  # the pool must not hand it out as it is
                 connection.close()  # back to the pool
 
         result = _attempts(func.__name__, attempt)

@@ -6,14 +6,14 @@ import enum
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from flask import current_app, has_request_context, request
 from flask_babel import gettext
 from sqlalchemy import bindparam, select
 
-from . import database, rules, wordlists
+from . import approved, database, rules, wordlists
 from .errors import Conflict, InvalidInput, NotFound, enum_member
 from .extensions import db
 from .models import Language, Site, SiteSnapshot
@@ -90,7 +90,21 @@ def snapshot(slug: str) -> SiteSnapshot:
     Every comment and form the widget sends starts here, so the row comes straight from the
     driver (:func:`moderation.database.read_one`): no ORM session, and no transaction left open
     while the request goes on.
+
+    On PostgreSQL each worker keeps the sites it has read, as it keeps the lists' states
+    (:mod:`moderation.state_cache`): a trigger tells every worker of every change of a site
+    (migration 0010), and whenever the listener cannot be trusted the row is read again. A
+    submission then asks the database nothing before its own transaction but the early rate
+    limit. A snapshot is immutable, so one object can serve every request.
     """
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    watch = approved.watch_of(app)
+    generation = watch.generation() if watch is not None else None
+    if generation is not None:
+        assert watch is not None
+        found = watch.get_site(slug)
+        if found is not None:
+            return cast(SiteSnapshot, found)
     row = database.read_one(_SNAPSHOT, {"slug": slug})
     if row is None:
         raise NotFound(f"There is no site {slug!r}.", code="unknown_site")
@@ -99,7 +113,11 @@ def snapshot(slug: str) -> SiteSnapshot:
         site[name] = tuple(database.Driver.json(site[name]) or ())
     site["language"] = Language(site["language"])
     site["paused"] = bool(site["paused"])
-    return SiteSnapshot(**site)
+    read = SiteSnapshot(**site)
+    if generation is not None:
+        assert watch is not None
+        watch.put_site(generation, slug, read)
+    return read
 
 
 def get_site(slug: str) -> Site:

@@ -1,4 +1,4 @@
-"""Articles' list states in each worker's memory, kept current by PostgreSQL's LISTEN/NOTIFY.
+"""Articles' list states and sites in each worker's memory, kept current by LISTEN/NOTIFY.
 
 Every list request, every ``304`` and every counts request needs the article's state: its
 version (the list's ETag) and its approved count. Reading it costs a round trip to the database
@@ -9,13 +9,18 @@ comment is withdrawn, erased, purged): thousands of reads per change.
 So each worker process keeps the states it has read (:class:`Watch`), and PostgreSQL tells it
 of every change:
 
-* Triggers on ``article`` and ``site`` (migration 0005; :func:`install_triggers` adds the same
-  to ``create_all``) call ``pg_notify('moderation_lists', '<site id>:<article key>')`` in the
-  transaction that changes an article's version, approved count, key or site, or removes it;
-  ``'*'`` when a site is renamed or removed or a table truncated. A trigger rather than a call
-  in the code: no path that changes an article (the CLI, a migration, an operator's SQL) can
-  forget it. PostgreSQL delivers a notification only if its transaction commits, to every
-  connection listening on that database: every worker of every host.
+* Triggers on ``article`` and ``site`` (migrations 0005 and 0010; :func:`install_triggers`
+  adds the same to ``create_all``) call ``pg_notify('moderation_lists', '<site id>:<article
+  key>')`` in the transaction that changes an article's version, approved count, key or site,
+  or removes it; ``'*'`` when a site changes in any way or is removed, or a table is truncated.
+  A trigger rather than a call in the code: no path that changes an article or a site (the
+  CLI, a migration, an operator's SQL) can forget it. PostgreSQL delivers a notification only
+  if its transaction commits, to every connection listening on that database: every worker of
+  every host.
+* The sites are kept too (:meth:`Watch.get_site`): every submission, form and preflight
+  starts by reading its site (:func:`moderation.sites.snapshot`), and a site changes when an
+  administrator changes it, not in between. Any change of a site row forgets everything held
+  (``'*'``): sites change rarely, and the states are read again as they are asked for.
 * Each worker has one extra connection that ``LISTEN``\\s, and a thread that waits on its
   socket. Before a request uses the cache, it reads whatever has arrived on that socket itself
   (non-blocking, no round trip), so a notification already delivered is never left waiting
@@ -67,7 +72,7 @@ CHANNEL = "moderation_lists"
 RESET = "*"  # payload: forget everything
 MAX_ENTRIES = 100_000  # states per worker (about 150 bytes each); a full cache starts again
 
-# The triggers, as migration 0005 creates them (keep the two alike).
+# The triggers, as migration 0005 creates them and 0010 changes them (keep them alike).
 TRIGGER_FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION moderation_list_changed() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -102,7 +107,7 @@ CREATE TRIGGER article_lists_truncated AFTER TRUNCATE ON article FOR EACH STATEM
 EXECUTE FUNCTION moderation_lists_reset();
 """
 SITE_TRIGGERS = """
-CREATE TRIGGER site_lists_changed AFTER UPDATE OF slug OR DELETE ON site FOR EACH ROW
+CREATE TRIGGER site_changed AFTER UPDATE OR DELETE ON site FOR EACH ROW
 EXECUTE FUNCTION moderation_lists_reset();
 CREATE TRIGGER site_lists_truncated AFTER TRUNCATE ON site FOR EACH STATEMENT
 EXECUTE FUNCTION moderation_lists_reset();
@@ -152,6 +157,7 @@ class Watch:
         self._lock = threading.Lock()  # the connection, the entries and the counters
         self._entries: dict[tuple[int, str], Any] = {}
         self._sites: dict[str, int] = {}  # slug -> id, for the sites of the entries
+        self._site_values: dict[str, Any] = {}  # slug -> the site (see get_site)
         self._generation = 0
         self._conn: Any = None  # the listening psycopg connection, while it is trusted
         self._trusted_until = 0.0  # monotonic time; the last proof of life + 2.5 heartbeats
@@ -208,6 +214,22 @@ class Watch:
                 return
             self._sites[site_slug] = site_id
             self._entries[(site_id, key)] = value
+
+    def get_site(self, slug: str) -> Any | None:
+        """What was stored for a site (:class:`moderation.models.SiteSnapshot`), or None. Call
+        after :meth:`generation` said the cache can be trusted."""
+        return self._site_values.get(slug)
+
+    def put_site(self, generation: int, slug: str, value: Any) -> None:
+        """Store a site read from the database after :meth:`generation` returned
+        ``generation``; dropped if anything was heard (or lost) in between. Any change of a
+        site row notifies ``'*'``, which forgets it (:meth:`_forget_all`)."""
+        with self._lock:
+            if generation != self._generation or self._conn is None:
+                return
+            if len(self._site_values) >= MAX_ENTRIES:
+                self._site_values.clear()
+            self._site_values[slug] = value
 
     def barrier(self, timeout: float = 0.5) -> bool:
         """Wait until this process has heard every notification committed before the call.
@@ -368,6 +390,7 @@ class Watch:
         self._generation += 1
         self._entries.clear()
         self._sites.clear()
+        self._site_values.clear()
 
     def _lose(self) -> None:
         """Stop trusting the cache; the thread notices and connects again."""

@@ -215,39 +215,45 @@ _SET_ARTICLE = {
 _PARENT = select(_comment.c.article_id, _comment.c.status).where(
     _comment.c.id == bindparam("parent_id")
 )
-_NEW_COMMENT = (
-    insert(_comment)
-    .values(
-        **database.parameters(
-            "article_id",
-            "parent_id",
-            "author",
-            "email",
-            "body_raw",
-            "body_html",
-            "policy_version",
-            "status",
-            "reasons",
-            "source_hash",
-            "token_hash",
-            "notify",
-            "created_at",
-            "decided_at",
-        )
-    )
-    .returning(_comment.c.id)
+_COMMENT_COLUMNS = (
+    "article_id",
+    "parent_id",
+    "author",
+    "email",
+    "body_raw",
+    "body_html",
+    "policy_version",
+    "status",
+    "reasons",
+    "source_hash",
+    "token_hash",
+    "notify",
+    "created_at",
+    "decided_at",
 )
+# SQLite: the database numbers the comment, and says which number it gave.
+_NEW_COMMENT = (
+    insert(_comment).values(**database.parameters(*_COMMENT_COLUMNS)).returning(_comment.c.id)
+)
+# PostgreSQL: the number is drawn from the comment's sequence beforehand, with the
+# transaction's reads (as the column's default would draw it), so nothing that follows waits
+# for an answer: the comment, its outbox event and the COMMIT travel together. The sequence
+# is the one PostgreSQL makes for the serial id: tests/test_api.py and test_migrations.py
+# check the name against pg_get_serial_sequence, which would cost a catalog search per call.
+_NEXT_COMMENT_ID = f"SELECT nextval('{_comment.name}_id_seq')"
+_NEW_NUMBERED_COMMENT = insert(_comment).values(**database.parameters("id", *_COMMENT_COLUMNS))
 
 
 def _article_for(
-    driver: database.Driver, ctx: checks.CheckContext, submission: Submission
+    driver: database.Driver, ctx: checks.CheckContext, submission: Submission, asked: Any
 ) -> tuple[int, bool]:
-    """The thread for this key as (id, closed), created on its first comment.
+    """The thread for this key as (id, closed), created on its first comment; ``asked`` is
+    the :data:`_ARTICLE` query, sent already (:meth:`database.Driver.later`).
 
     A title or address the article lacks is taken from the first comment that brings one.
     """
     key = {"site_id": ctx.site.id, "key": ctx.article_key}
-    row = driver.one(_ARTICLE, key)
+    row = asked.fetchone()
     if row is None:
         created = {
             "title": submission.title,
@@ -315,21 +321,42 @@ def _store(
     token_hash: str,
 ) -> tuple[int, bool]:
     """The write transaction of :func:`submit_comment`: the new comment's id, and whether it
-    was published at once (a trusted reader's, see :mod:`moderation.trust`)."""
-    article_id, closed = _article_for(driver, ctx, submission)
+    was published at once (a trusted reader's, see :mod:`moderation.trust`).
+
+    Everything it reads is asked for first and read afterwards: the article, the reply's
+    parent, the history checks' queries (after the source's lock), the form token's spending
+    and, on PostgreSQL, the new comment's number. There they travel to the server in one round
+    trip, and the comment, its outbox event and the ``COMMIT`` in one more (see
+    :func:`moderation.database.writes_on_driver`). The outcomes are then judged in the order
+    they always were, so the answer is the same: a closed article, a bad reply target, the
+    history checks (a 429 first), a replayed form. Whatever is refused rolls back.
+    """
+    ctx = dataclasses.replace(ctx, driver=driver)
+    article = driver.later(_ARTICLE, {"site_id": ctx.site.id, "key": ctx.article_key})
+    parent = None
+    if submission.parent_id is not None:
+        parent = driver.later(_PARENT, {"parent_id": submission.parent_id})
+    history = checks.start_checks(ctx, checks.Stage.HISTORY)
+    spent = _spend_form_token(driver, ctx) if ctx.form_token else None
+    number = None if driver.sqlite else driver.later(_NEXT_COMMENT_ID)
+
+    article_id, closed = _article_for(driver, ctx, submission, article)
     if closed:
         raise Forbidden(gettext("Comments are closed for this article."), code="closed")
-    if submission.parent_id is not None:
-        parent = driver.one(_PARENT, {"parent_id": submission.parent_id})
-        if parent is None or tuple(parent) != (article_id, CommentStatus.APPROVED):
+    if parent is not None:
+        found = parent.fetchone()
+        if found is None or tuple(found) != (article_id, CommentStatus.APPROVED):
             raise InvalidInput(
                 gettext("You can only reply to a published comment of this article."),
                 fields={"parent_id": gettext("Not a published comment of this article.")},
             )
-    history = checks.run_checks(dataclasses.replace(ctx, driver=driver), checks.Stage.HISTORY)
-    if ctx.form_token:
-        _spend_form_token(driver, ctx)
-    verdict = checks.Verdict(on_request.findings + history.findings)
+    on_history = history()
+    if spent is not None and spent.rowcount == 0:
+        raise InvalidInput(
+            "This form was sent already. Please send your comment again.",
+            code="invalid_form_token",
+        )
+    verdict = checks.Verdict(on_request.findings + on_history.findings)
     status = CommentStatus.SPAM if verdict.is_spam else CommentStatus.PENDING
     # Trust comes last: any reason a check raised keeps the comment in the queue.
     trusted = not verdict.findings and trust.is_trusted(
@@ -342,27 +369,29 @@ def _store(
     reasons = [trust.TRUSTED] if trusted else verdict.reasons
     if trusted:
         status = CommentStatus.APPROVED
-    inserted = driver.one(
-        _NEW_COMMENT,
-        {
-            "article_id": article_id,
-            "parent_id": submission.parent_id,
-            "author": submission.author,
-            "email": submission.email,
-            "body_raw": submission.body,
-            "body_html": html,
-            "policy_version": sanitize.POLICY_VERSION,
-            "status": status.value,
-            "reasons": json.dumps(reasons),
-            "source_hash": ctx.source_hash,
-            "token_hash": token_hash,
-            "notify": submission.notify,
-            "created_at": driver.timestamp(ctx.now),
-            "decided_at": driver.timestamp(ctx.now) if trusted else None,
-        },
-    )
-    assert inserted is not None, "INSERT … RETURNING gives the new row"
-    (comment_id,) = inserted
+    values = {
+        "article_id": article_id,
+        "parent_id": submission.parent_id,
+        "author": submission.author,
+        "email": submission.email,
+        "body_raw": submission.body,
+        "body_html": html,
+        "policy_version": sanitize.POLICY_VERSION,
+        "status": status.value,
+        "reasons": json.dumps(reasons),
+        "source_hash": ctx.source_hash,
+        "token_hash": token_hash,
+        "notify": submission.notify,
+        "created_at": driver.timestamp(ctx.now),
+        "decided_at": driver.timestamp(ctx.now) if trusted else None,
+    }
+    if number is None:
+        inserted = driver.one(_NEW_COMMENT, values)
+        assert inserted is not None, "INSERT … RETURNING gives the new row"
+        (comment_id,) = inserted
+    else:
+        (comment_id,) = number.fetchone()
+        driver.execute(_NEW_NUMBERED_COMMENT, {"id": comment_id, **values})
     # Moderators, webhooks and the author's confirmation mail hear of it through the outbox.
     outbox.event_on_driver(
         driver,
@@ -387,23 +416,20 @@ _SPEND_FORM_TOKEN = database.insert_or_ignore(
 )
 
 
-def _spend_form_token(driver: database.Driver, ctx: checks.CheckContext) -> None:
+def _spend_form_token(driver: database.Driver, ctx: checks.CheckContext) -> Any:
     """Accept each form token once: a replayed form is refused and nothing is stored.
 
     Spent inside the write transaction, so a submission that is refused later (or rolled back)
     leaves its token usable, and two submissions racing with one token cannot both be stored.
+    Sent with the transaction's reads (:meth:`database.Driver.later`); :func:`_store` refuses
+    the form when its ``rowcount`` says the token was there already.
     """
     assert ctx.form_token is not None
     expires = ctx.now + timedelta(seconds=int(current_app.config["FORM_TOKEN_MAX_AGE"]))
-    cursor = driver.execute(
+    return driver.later(
         _SPEND_FORM_TOKEN,
         {"token_hash": hash_token(ctx.form_token), "expires_at": driver.timestamp(expires)},
     )
-    if cursor.rowcount == 0:
-        raise InvalidInput(
-            "This form was sent already. Please send your comment again.",
-            code="invalid_form_token",
-        )
 
 
 def hash_token(token: str) -> str:

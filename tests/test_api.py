@@ -849,3 +849,21 @@ def test_browsers_revalidate_lists_and_counts_shared_caches_may_keep_them(
     assert fresh.status_code == 200 and fresh.get_json()["counts"] == {
         "politik/2026/russland-usa": 2
     }
+
+
+def test_a_comment_is_numbered_from_its_serial_columns_sequence(
+    app: Flask, client: FlaskClient
+) -> None:
+    """On PostgreSQL a submission draws its comment's number itself, with its reads
+    (submission._NEXT_COMMENT_ID): from the sequence PostgreSQL made for the serial id."""
+    from sqlalchemy import text
+
+    from moderation import submission
+
+    first = post_comment(client).get_json()["id"]
+    assert post_comment(client, body="Noch einer.").get_json()["id"] == first + 1
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite numbers the row as it inserts it
+        sequence = db.session.scalar(text("SELECT pg_get_serial_sequence('comment', 'id')"))
+    assert f"nextval('{sequence.removeprefix('public.')}')" in submission._NEXT_COMMENT_ID

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -313,6 +314,74 @@ def test_a_driver_write_that_raises_leaves_nothing(probe: Flask) -> None:
 
     with probe.app_context(), pytest.raises(InvalidInput):
         use_case()
+    assert _probe_rows(probe) == []
+
+
+class _CountingSyncs:
+    """psycopg's pipeline, counting how often the queue is sent and waited for."""
+
+    def __init__(self, pipeline: Any) -> None:
+        self.pipeline = pipeline
+        self.syncs = 0
+
+    def sync(self) -> None:
+        self.syncs += 1
+        self.pipeline.sync()
+
+
+def test_statements_asked_together_travel_together(probe: Flask) -> None:
+    counting: list[_CountingSyncs] = []
+
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> tuple:
+        if driver.pipeline is not None:
+            driver.pipeline = _CountingSyncs(driver.pipeline)
+            counting.append(driver.pipeline)
+        inserted = driver.later(INSERT_PROBE, {"x": 5})
+        total = driver.later("SELECT count(*) FROM probe")
+        rows = driver.later("SELECT x FROM probe")
+        # Read in any order: the first read sends them all, the others find their rows.
+        return rows.fetchall(), total.fetchone(), inserted.rowcount
+
+    with probe.app_context():
+        assert use_case() == ([(5,)], (1,), 1)
+    assert _probe_rows(probe) == [(5,)]
+    if counting:  # PostgreSQL: one round trip for the three (and the BEGIN before them)
+        assert counting[0].syncs == 1
+
+
+def test_a_statement_never_read_still_fails_the_transaction(probe: Flask) -> None:
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> None:
+        driver.execute(INSERT_PROBE, {"x": 6})
+        driver.later("INSERT INTO no_such_table (x) VALUES (1)")  # nobody reads it
+
+    # At once on SQLite; on PostgreSQL with the COMMIT, which it keeps from committing.
+    with probe.app_context(), pytest.raises(Exception, match="no_such_table"):
+        use_case()
+    assert _probe_rows(probe) == []
+    with probe.app_context():  # and the pooled connection is as the pool expects it
+        assert db.session.scalar(text("SELECT count(*) FROM probe")) == 0
+        db.session.remove()
+
+
+def test_a_postgresql_transaction_that_failed_is_never_taken_for_committed(probe: Flask) -> None:
+    """A use case that swallows an error leaves PostgreSQL's transaction failed: its COMMIT
+    is answered ROLLBACK, without an error of its own; writes_on_driver raises all the same."""
+
+    @database.writes_on_driver
+    def use_case(driver: database.Driver) -> None:
+        driver.execute(INSERT_PROBE, {"x": 7})
+        try:
+            driver.later("SELECT * FROM no_such_table").fetchall()
+        except Exception:
+            pass  # as no use case may
+
+    with probe.app_context():
+        if db.engine.dialect.name != "postgresql":
+            return  # SQLite's transaction goes on after a failed statement
+        with pytest.raises(RuntimeError, match="'ROLLBACK', not COMMIT"):
+            use_case()
     assert _probe_rows(probe) == []
 
 

@@ -31,6 +31,10 @@ def test_migrations_from_empty_match_the_models(database_url: str, tmp_path: Pat
             assert diff == []
             indexes = {i["name"] for i in inspect(db.engine).get_indexes("comment")}
             assert {"ix_comment_article_status_id", "ix_comment_status_created"} <= indexes
+            if db.engine.dialect.name == "postgresql":  # as submission._NEXT_COMMENT_ID names it
+                sequence = text("SELECT pg_get_serial_sequence('comment', 'id')")
+                assert db.session.scalar(sequence) == "public.comment_id_seq"
+                db.session.remove()
             downgrade(revision="base")
             assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
     finally:

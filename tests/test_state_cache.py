@@ -22,9 +22,10 @@ from flask.testing import FlaskClient
 from helpers import THREAD, approve, make_app, post_comment
 from sqlalchemy import bindparam, select, text, update
 
-from moderation import approved, database, state_cache
+from moderation import approved, database, sites, state_cache
 from moderation.extensions import db
-from moderation.models import Article
+from moderation.models import Article, Language, SiteSnapshot
+from moderation.sites import update_policy
 
 LIST = f"{THREAD}/comments"
 KEY = THREAD.split("/articles/", 1)[1]
@@ -210,6 +211,46 @@ def test_a_decision_in_another_worker_reaches_this_workers_cache(
 
 
 @postgres_only
+def test_sites_are_held_and_every_change_of_one_reaches_every_worker(
+    app: Flask,
+    client: FlaskClient,
+    other_worker: FlaskClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    mine = listening(client)
+    asked: list[dict] = []
+    original = database.read_all
+
+    def recording(statement: Any, params: Any = None, engine: Any = None) -> list[tuple]:
+        asked.append(dict(params or {}))
+        return original(statement, params, engine)
+
+    monkeypatch.setattr(database, "read_all", recording)
+
+    def demo() -> SiteSnapshot:
+        with app.test_request_context():
+            return sites.snapshot("demo")
+
+    first = demo()
+    assert demo() is first and asked == [{"slug": "demo"}]  # read once, then held
+    assert post_comment(client).status_code == 202
+    assert {"slug": "demo"} not in asked[1:]  # the submission asked for its site no more
+
+    generation = mine.generation()
+    with other_worker.application.app_context():
+        update_policy("demo", paused=True)  # in another worker, or on another host
+    # As a decision: on this worker's socket within milliseconds (hence a wait).
+    wait_for(lambda: mine.generation() != generation, 5, "the notification never arrived")
+    assert demo().paused
+    assert post_comment(client).get_json()["error"] == "paused"
+    with pg_session(app) as other:  # an operator's own SQL, any column of the site
+        other.execute("UPDATE site SET paused = false, language = 'en'")
+    wait_for(lambda: not demo().paused, 5, "the operator's change never arrived")
+    assert demo().language == Language.EN
+    assert post_comment(client).status_code == 202
+
+
+@postgres_only
 def test_the_triggers_announce_every_change_of_a_list_and_nothing_else(
     app: Flask, client: FlaskClient
 ) -> None:
@@ -238,8 +279,8 @@ def test_the_triggers_announce_every_change_of_a_list_and_nothing_else(
         assert heard() == [f"{site_id}:importiert"]
         other.execute("DELETE FROM article WHERE key = 'importiert'")
         assert heard() == [f"{site_id}:importiert"]
-        other.execute("UPDATE site SET name = 'Andere Zeitung'")
-        assert heard() == []
+        other.execute("UPDATE site SET name = 'Andere Zeitung'")  # the sites are held too
+        assert heard() == ["*"]
         other.execute("UPDATE site SET slug = 'neu'")
         assert heard() == ["*"]
 
@@ -375,19 +416,29 @@ def test_a_connection_idle_for_long_is_pinged_before_use(app: Flask, client: Fla
         db.session.remove()
 
 
-def test_the_triggers_in_the_migration_and_for_create_all_are_the_same() -> None:
-    path = Path(__file__).parent.parent / "migrations/versions/0005_list_notifications.py"
-    spec = importlib.util.spec_from_file_location("migration_0005", path)
+def _migration(name: str) -> Any:
+    path = Path(__file__).parent.parent / "migrations/versions" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"migration_{name}", path)
     assert spec is not None and spec.loader is not None
     migration = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(migration)
+    return migration
+
+
+def test_the_triggers_in_the_migrations_and_for_create_all_are_the_same() -> None:
+    created, changed = _migration("0005_list_notifications"), _migration("0010_site_notifications")
 
     def normal(sql: str) -> list[str]:
         return sorted(" ".join(part.split()) for part in sql.split(";") if part.strip())
 
-    assert normal(migration.FUNCTIONS) == normal(state_cache.TRIGGER_FUNCTIONS)
+    assert normal(created.FUNCTIONS) == normal(state_cache.TRIGGER_FUNCTIONS)
+    # 0010 replaced 0005's trigger on a site's new slug with one on any change of a site.
+    assert set(normal(changed.BEFORE)) <= set(normal(created.TRIGGERS))
+    migrated = sorted(
+        {*normal(created.TRIGGERS), *normal(changed.SITE_CHANGED)} - set(normal(changed.BEFORE))
+    )
     triggers = state_cache.SITE_TRIGGERS + state_cache.ARTICLE_TRIGGERS
-    assert normal(migration.TRIGGERS) == normal(triggers)
+    assert migrated == normal(triggers)
 
 
 @postgres_only
