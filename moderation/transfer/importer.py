@@ -166,19 +166,20 @@ class Importer:
 
     def run(self, items: Iterable[Item], progress: Callable[[int], None] | None = None) -> Report:
         database.end_reading()
+        stream = iter(items)
+        # The run is recorded once the file has given its first batch: a file refused at its
+        # head (not the format, a DTD) leaves no trace.
+        batch, read = self._next_batch(stream)
         if not self.options.dry_run:
             self.report.run_id = self._start()
-        stream = iter(items)
-        while True:
-            batch, read = self._next_batch(stream)
-            if not read:
-                break
+        while read:
             if self.options.dry_run:
                 self._preview(batch)
             else:
                 self._write(batch)
             if progress:
                 progress(read)
+            batch, read = self._next_batch(stream)
         if not self.options.dry_run:
             self._finish()
         return self.report
