@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 from werkzeug.test import TestResponse
 
-from moderation import create_app
+from moderation import approved, create_app
 from moderation.database import Driver, Statement
 from moderation.extensions import db
 from moderation.models import Site
@@ -178,3 +178,12 @@ def outbox_rows(app: Flask, **where: Any) -> list[Any]:
         db.session.expunge_all()
         db.session.remove()
     return rows
+
+
+def heard_by_this_worker(app: Flask) -> None:
+    """After a commit made straight through the session: wait, as a write use case does after
+    its own, until this worker's listener has heard of it (PostgreSQL), so that the sites and
+    lists it keeps in memory are fresh for the next request."""
+    watch = approved.watch_of(app)
+    if watch is not None:
+        watch.barrier()

@@ -5,9 +5,8 @@ import json
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, approve, post_comment, snapshot
+from helpers import THREAD, approve, heard_by_this_worker, post_comment, snapshot
 
-from moderation import approved
 from moderation.extensions import db
 from moderation.models import Article, Comment, CommentStatus, Site
 
@@ -501,11 +500,7 @@ def test_form_token_tells_the_form_language_limits_and_whether_closed(
     with app.app_context():
         db.session.execute(db.update(Site).values(paused=True, language="en"))
         db.session.commit()
-        # As a write use case does after its commit: wait until this worker's listener has
-        # heard of the change (PostgreSQL), which the cached site waits for.
-        watch = approved.watch_of(app)
-        if watch is not None:
-            watch.barrier()
+        heard_by_this_worker(app)
     paused = client.get("/api/v1/sites/demo/articles/other/form-token").get_json()
     assert paused["closed"] is True and paused["language"] == "en"
 

@@ -8,7 +8,7 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import approve, post_comment, snapshot
+from helpers import approve, heard_by_this_worker, post_comment, snapshot
 from werkzeug.test import TestResponse
 
 from moderation import checks
@@ -339,6 +339,7 @@ def test_post_when_commenting_is_closed(
         else:
             db.session.execute(db.update(Site).values(paused=True))
         db.session.commit()
+        heard_by_this_worker(app)
     before = snapshot(app)
     response = client.post(PAGE, data={"author": "A", "body": "b", "form_token": token})
     assert response.status_code == 403
