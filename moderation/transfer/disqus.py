@@ -56,12 +56,12 @@ def _thread(element: Element) -> Thread | Skip:
     source_id = _dsq_id(element)
     if source_id is None:
         return Skip("?", SkipReason.INVALID, "a thread without dsq:id")
-    fields = _children(element)
+    fields = files.fields(element)
     return Thread(
         source_id=source_id,
-        url=_text(fields, "link"),
-        identifier=_text(fields, "id"),
-        title=_text(fields, "title"),
+        url=files.text(fields, "link"),
+        identifier=files.text(fields, "id"),
+        title=files.text(fields, "title"),
         closed=_flag(fields, "isClosed"),
     )
 
@@ -72,24 +72,24 @@ def _post(element: Element) -> Post | Skip:
     source_id = _dsq_id(element)
     if source_id is None:
         return Skip("?", SkipReason.INVALID, "a post without dsq:id")
-    fields = _children(element)
+    fields = files.fields(element)
     thread = fields.get("thread")
     thread_id = _dsq_id(thread) if thread is not None else None
     if thread_id is None:
         return Skip(source_id, SkipReason.INVALID, "a post without its thread's dsq:id")
     parent = fields.get("parent")
-    author = _children(fields["author"]) if "author" in fields else {}
+    author = files.fields(fields["author"]) if "author" in fields else {}
     return Post(
         source_id=source_id,
         thread_id=thread_id,
         parent_id=_dsq_id(parent) if parent is not None else None,
-        author=_text(author, "name") or _text(author, "username") or "",
-        email=_text(author, "email"),
-        text=_raw(fields, "message"),
+        author=files.text(author, "name") or files.text(author, "username") or "",
+        email=files.text(author, "email"),
+        text=files.raw(fields, "message"),
         markup=Markup.HTML,
-        created_at=parse_time(_text(fields, "createdAt")),
+        created_at=parse_time(files.text(fields, "createdAt")),
         status=_status(fields),
-        ip=_text(fields, "ipAddress"),
+        ip=files.text(fields, "ipAddress"),
     )
 
 
@@ -101,39 +101,14 @@ def _status(fields: dict[str, Element]) -> SourceStatus:
         return SourceStatus.DELETED
     if _flag(fields, "isSpam"):
         return SourceStatus.SPAM
-    if _raw(fields, "isApproved").strip().lower() == "false":
+    if files.raw(fields, "isApproved").strip().lower() == "false":
         return SourceStatus.UNAPPROVED
     return SourceStatus.APPROVED
 
 
-def _children(element: Element) -> dict[str, Element]:
-    """The children by local name, the first of each name winning: Disqus puts its elements
-    in a default namespace that we do not want to spell in every lookup, and one pass over
-    the children is cheaper than a search per field."""
-    fields: dict[str, Element] = {}
-    for child in element:
-        fields.setdefault(files.local(child.tag), child)
-    return fields
-
-
-def _raw(fields: dict[str, Element], name: str) -> str:
-    """A field's text exactly as written (a message keeps its whitespace), empty if absent."""
-    child = fields.get(name)
-    if child is None or child.text is None:
-        return ""
-    return child.text
-
-
-def _text(fields: dict[str, Element], name: str) -> str | None:
-    """A field's text without surrounding whitespace; None when absent or empty (``<id />``),
-    so that an empty field never passes for a value. A guest's name, which Disqus keeps
-    as typed, is trimmed too."""
-    return _raw(fields, name).strip() or None
-
-
 def _flag(fields: dict[str, Element], name: str) -> bool:
     """Disqus's booleans are the words ``true`` and ``false``."""
-    return _raw(fields, name).strip().lower() == "true"
+    return files.raw(fields, name).strip().lower() == "true"
 
 
 def _dsq_id(element: Element) -> str | None:

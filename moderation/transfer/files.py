@@ -67,6 +67,31 @@ def local(tag: str) -> str:
     return tag.rpartition("}")[2]
 
 
+def fields(element: Element, name: Callable[[str], str | None] = local) -> dict[str, Element]:
+    """An element's children by name (``name`` of the tag; None leaves a child out), the first
+    of each name winning: one pass over the children instead of a search per field."""
+    found: dict[str, Element] = {}
+    for child in element:
+        key = name(child.tag)
+        if key is not None:
+            found.setdefault(key, child)
+    return found
+
+
+def raw(found: dict[str, Element], name: str) -> str:
+    """A field's text exactly as written (a message keeps its whitespace), empty if absent."""
+    child = found.get(name)
+    if child is None or child.text is None:
+        return ""
+    return child.text
+
+
+def text(found: dict[str, Element], name: str) -> str | None:
+    """A field's text without surrounding whitespace; None when absent or empty (``<id />``),
+    so that an empty field never passes for a value."""
+    return raw(found, name).strip() or None
+
+
 def elements(
     path: str, depth: int, root: Callable[[Element], None] | None = None
 ) -> Iterator[Element]:

@@ -80,20 +80,20 @@ def _item(item: Element) -> Iterator[Item]:
     comments = [child for child in item if _name(child.tag) == "wp:comment"]
     if not comments:
         return
-    source_id = _text(fields, "wp:post_id") or _text(fields, "link")
+    source_id = files.text(fields, "wp:post_id") or files.text(fields, "link")
     if source_id is None:
         for comment in comments:
-            comment_id = _text(_fields(comment), "wp:comment_id") or "?"
+            comment_id = files.text(_fields(comment), "wp:comment_id") or "?"
             yield Skip(comment_id, SkipReason.INVALID, "a comment on an item without wp:post_id")
         return
     records = [_comment(comment, source_id) for comment in comments]
     if any(isinstance(record, Post) for record in records):
         yield Thread(
             source_id=source_id,
-            url=_text(fields, "link"),
-            identifier=_text(fields, "dsq:thread_identifier") or source_id,
+            url=files.text(fields, "link"),
+            identifier=files.text(fields, "dsq:thread_identifier") or source_id,
             title=_plain(fields, "title"),
-            closed=_text(fields, "wp:comment_status") == "closed",
+            closed=files.text(fields, "wp:comment_status") == "closed",
         )
     yield from records
 
@@ -102,26 +102,28 @@ def _comment(element: Element, thread_id: str) -> Post | Skip:
     """One ``<wp:comment>``. Pingbacks and trackbacks are notices from other sites, and other
     types are a plugin's records: neither is a reader's comment."""
     fields = _fields(element)
-    source_id = _text(fields, "wp:comment_id")
+    source_id = files.text(fields, "wp:comment_id")
     if source_id is None:
         return Skip("?", SkipReason.INVALID, "a comment without wp:comment_id")
-    kind = (_text(fields, "wp:comment_type") or "").lower()
+    kind = (files.text(fields, "wp:comment_type") or "").lower()
     if kind in _PINGBACKS:
         return Skip(source_id, SkipReason.PINGBACK, kind)
     if kind not in _COMMENTS:
         return Skip(source_id, SkipReason.INVALID, f"comment type {kind!r} is not a comment")
-    parent = _text(fields, "wp:comment_parent")
+    parent = files.text(fields, "wp:comment_parent")
     return Post(
         source_id=source_id,
         thread_id=thread_id,
         parent_id=None if parent in (None, "0") else parent,
         author=_plain(fields, "wp:comment_author") or "",
-        email=_text(fields, "wp:comment_author_email"),
-        text=_raw(fields, "wp:comment_content"),
+        email=files.text(fields, "wp:comment_author_email"),
+        text=files.raw(fields, "wp:comment_content"),
         markup=Markup.HTML,
         created_at=_created_at(fields),
-        status=_STATUSES.get(_text(fields, "wp:comment_approved") or "", SourceStatus.UNAPPROVED),
-        ip=_text(fields, "wp:comment_author_IP"),
+        status=_STATUSES.get(
+            files.text(fields, "wp:comment_approved") or "", SourceStatus.UNAPPROVED
+        ),
+        ip=files.text(fields, "wp:comment_author_IP"),
     )
 
 
@@ -129,15 +131,15 @@ def _created_at(fields: dict[str, Element]) -> datetime | None:
     """The comment's time in UTC. WordPress writes ``0000-00-00 00:00:00`` where it never
     knew the UTC time (very old comments); then the blog's local time is the best there is,
     and is taken as UTC."""
-    return parse_time(_text(fields, "wp:comment_date_gmt")) or parse_time(
-        _text(fields, "wp:comment_date")
+    return parse_time(files.text(fields, "wp:comment_date_gmt")) or parse_time(
+        files.text(fields, "wp:comment_date")
     )
 
 
 def _plain(fields: dict[str, Element], name: str) -> str | None:
     """A field WordPress stores HTML-escaped though it is plain text (a commenter's name is
     saved as ``Müller &amp; Söhne``, a title often too), as the text it stands for."""
-    return html.unescape(_raw(fields, name)).strip() or None
+    return html.unescape(files.raw(fields, name)).strip() or None
 
 
 def _name(tag: str) -> str | None:
@@ -154,27 +156,8 @@ def _name(tag: str) -> str | None:
 
 
 def _fields(element: Element) -> dict[str, Element]:
-    """The children by name, the first of each name winning, found in one pass."""
-    fields: dict[str, Element] = {}
-    for child in element:
-        name = _name(child.tag)
-        if name is not None:
-            fields.setdefault(name, child)
-    return fields
-
-
-def _raw(fields: dict[str, Element], name: str) -> str:
-    """A field's text exactly as written (a comment keeps its line breaks), empty if absent."""
-    child = fields.get(name)
-    if child is None or child.text is None:
-        return ""
-    return child.text
-
-
-def _text(fields: dict[str, Element], name: str) -> str | None:
-    """A field's text without surrounding whitespace; None when absent or empty, so that an
-    empty field never passes for a value."""
-    return _raw(fields, name).strip() or None
+    """The children by their ``wp:``/``dsq:``/RSS names (:func:`_name`)."""
+    return files.fields(element, _name)
 
 
 # Writing
