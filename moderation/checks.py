@@ -267,7 +267,9 @@ def refuse_over_rate_limit(ctx: CheckContext) -> None:
     """The rate limit, read before the comment is rendered: a flood costs no sanitizing.
 
     Outside the write transaction and without the lock, so it can let one comment too many
-    pass while others are being stored; :func:`rate_limit` then refuses it, exactly.
+    pass while others are being stored; :func:`rate_limit` then refuses it, exactly. Only
+    where the text is rendered before that transaction (SQLite, see
+    :func:`moderation.submission.submit_comment`).
     """
     limits = rate_limits(ctx.site)
     if ctx.source_hash and limits:
