@@ -235,6 +235,8 @@ _RECENT_ON_SITE = (
         _SITE_OF_COMMENT == bindparam("site_id"),
     )
     .order_by(_comment.c.created_at.desc())
+    # Each window's count is read from the newest rows: more than the largest limit never tell.
+    .limit(bindparam("most"))
 )
 # One query per way of naming the sender, each served by its own index. (With an OR of the
 # two, SQLite's planner, once ANALYZE has seen that most comments have no e-mail, prefers
@@ -279,11 +281,18 @@ def refuse_over_rate_limit(ctx: CheckContext) -> None:
 
 
 def _ask_recent(ctx: CheckContext, limits: list[tuple[int, timedelta]], driver: Driver) -> Any:
-    """Send the query for the source's comments on the site in the longest window."""
+    """Send the query for the source's newest comments on the site in the longest window, as
+    many as the largest limit: a site that allows thousands an hour reads no more than that."""
     longest = max(window for _, window in limits)
     since = driver.timestamp(ctx.now - longest)
     return driver.later(
-        _RECENT_ON_SITE, {"source_hash": ctx.source_hash, "since": since, "site_id": ctx.site.id}
+        _RECENT_ON_SITE,
+        {
+            "source_hash": ctx.source_hash,
+            "since": since,
+            "site_id": ctx.site.id,
+            "most": max(limit for limit, _ in limits),
+        },
     )
 
 

@@ -450,7 +450,7 @@ def test_the_no_js_form_runs_every_check(real_limits: Flask, client: FlaskClient
     [
         (
             checks._RECENT_ON_SITE,
-            {"source_hash": "s" * 64, "since": "2026-01-01", "site_id": 1},
+            {"source_hash": "s" * 64, "since": "2026-01-01", "site_id": 1, "most": 20},
             "ix_comment_source_created",
         ),
         (
