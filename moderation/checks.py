@@ -55,7 +55,8 @@ a query on the database (index ``ix_comment_source_created``), so it holds acros
 hosts; while counting, the source is locked (a PostgreSQL advisory lock; on SQLite the
 submission's transaction holds the write lock from its start, see
 :func:`moderation.database.writes_on_driver`), so two workers cannot both let the last
-allowed comment through.
+allowed comment through. A source refused once is refused from the worker's memory until the
+wait it was told is over (:func:`refuse_while_told_to_wait`).
 """
 
 from __future__ import annotations
@@ -306,14 +307,61 @@ def _refuse_over(
         if len(inside) >= limit:
             wait = max(wait, (inside[limit - 1] + window - ctx.now).total_seconds())
     if wait > 0:
-        seconds = max(1, math.ceil(wait))
-        # In the language the face renders for the reader (the site's, see public.api).
-        message = gettext(
-            "You have sent many comments in a short time. "
-            "Please wait %(wait)s and send your comment again.",
-            wait=wait_text(seconds),
-        )
-        raise RateLimited(message, retry_after=seconds)
+        _told_to_wait()[_waiting_key(ctx, limits)] = ctx.now + timedelta(seconds=wait)
+        raise _rate_limited(wait)
+
+
+def _rate_limited(wait: float) -> RateLimited:
+    seconds = max(1, math.ceil(wait))
+    # In the language the face renders for the reader (the site's, see public.api).
+    message = gettext(
+        "You have sent many comments in a short time. "
+        "Please wait %(wait)s and send your comment again.",
+        wait=wait_text(seconds),
+    )
+    return RateLimited(message, retry_after=seconds)
+
+
+# The sources this worker has told to wait: (site, source, limits) → until when. Bounded; the
+# oldest entry makes room. Kept per app (tests make many), in ``app.extensions``.
+_TOLD_TO_WAIT_MAX = 10_000
+
+
+def _told_to_wait() -> dict[tuple, datetime]:
+    told: dict[tuple, datetime] = current_app.extensions.setdefault("moderation_told_to_wait", {})
+    while len(told) >= _TOLD_TO_WAIT_MAX:
+        del told[next(iter(told))]
+    return told
+
+
+def _waiting_key(ctx: CheckContext, limits: list[tuple[int, timedelta]]) -> tuple:
+    return (ctx.site.id, ctx.source_hash, tuple(limits))
+
+
+def refuse_while_told_to_wait(ctx: CheckContext) -> None:
+    """Refuse, without asking the database, a source this worker told to wait a moment ago,
+    until the moment it named: a flood then costs neither a query nor a transaction (nor, on
+    PostgreSQL, the rollback that makes psycopg forget its prepared statements).
+
+    What the rate limit counts can only grow meanwhile (unless a moderator deletes a comment
+    of the source), so the answer is the one the database would give, with the time left of
+    the wait already announced. The site's limits are part of the key: a site that raises or
+    lifts them lets the source in at once. Each worker learns for itself, on the first
+    refusal it answers.
+    """
+    limits = rate_limits(ctx.site)
+    if not (ctx.source_hash and limits):
+        return
+    told = _told_to_wait()
+    key = _waiting_key(ctx, limits)
+    until = told.get(key)
+    if until is None:
+        return
+    wait = (until - ctx.now).total_seconds()
+    if wait <= 0:
+        del told[key]
+        return
+    raise _rate_limited(wait)
 
 
 def words(ctx: CheckContext) -> list[Finding]:

@@ -303,6 +303,7 @@ def submit_comment(
         honeypot=submission.honeypot,
     )
     on_request = checks.run_checks(ctx, checks.Stage.REQUEST)
+    checks.refuse_while_told_to_wait(ctx)  # a flood costs no transaction
     token = secrets.token_urlsafe(24)
     html = None
     if db.engine.dialect.name == "sqlite":

@@ -172,6 +172,48 @@ def test_retry_after_is_when_the_window_frees_a_place(
     assert 9 <= int(refused.headers["Retry-After"]) <= 10
 
 
+def test_a_source_told_to_wait_is_refused_without_asking_the_database(
+    real_limits: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = real_limits
+    _comments_at(app, "198.51.100.7", [timedelta(seconds=s) for s in (50, 40, 30)])
+    first = post_from(client, "198.51.100.7")
+    assert first.status_code == 429
+    asked: list[object] = []
+    real_ask = checks._ask_recent
+    monkeypatch.setattr(checks, "_ask_recent", lambda *args: asked.append(args) or real_ask(*args))
+    before = snapshot(app)
+    again = post_from(client, "198.51.100.7", body="Noch einmal")
+    assert again.status_code == 429
+    assert again.get_json()["error"] == "rate_limited"
+    assert "Bitte warten Sie" in again.get_json()["message"]
+    assert 1 <= int(again.headers["Retry-After"]) <= int(first.headers["Retry-After"])
+    assert asked == []
+    assert snapshot(app) == before
+    # Another reader is counted as before.
+    assert post_from(client, "198.51.100.8").status_code == 202
+    assert asked
+    asked.clear()
+    # A site that raises its limit lets the source in at once.
+    with app.app_context():
+        update_policy("demo", rate_limit_per_minute=4)
+    assert post_from(client, "198.51.100.7", body="Jetzt darf ich").status_code == 202
+    assert asked
+
+
+def test_once_the_wait_is_over_the_source_may_send_again(
+    real_limits: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moderation import submission
+
+    _comments_at(real_limits, "198.51.100.9", [timedelta(seconds=s) for s in (50, 40, 30)])
+    refused = post_from(client, "198.51.100.9")
+    assert refused.status_code == 429
+    later = utcnow() + timedelta(seconds=int(refused.headers["Retry-After"]) + 1)
+    monkeypatch.setattr(submission, "utcnow", lambda: later)
+    assert post_from(client, "198.51.100.9", body="Später").status_code == 202
+
+
 def test_rate_limit_per_hour(real_limits: Flask, client: FlaskClient) -> None:
     app = real_limits
     _comments_at(app, "198.51.100.2", [timedelta(minutes=m) for m in range(59, 39, -1)])
