@@ -704,6 +704,10 @@ def main() -> None:
         label = "SQLite synchronous=FULL" if url.startswith("sqlite") else "PostgreSQL"
         rows.append((f"POST a comment, many readers, {label}",
                      *both(POST_PATH, post=True, many_readers=True), "≥ 450/s"))  # fmt: skip
+        # One reader flooding at the shipped limits: 3 stored, then 429s (counted as errors),
+        # refused from the workers' memory after each one's first refusal.
+        rows.append(("POST flood from one reader, shipped limits (429s)",
+                     drive(ours.url + POST_PATH, post=True, **kw), rows[-1][2], ""))  # fmt: skip
         rss_ours, rss_minimal = rss_mb(ours), rss_mb(minimal)
     finally:
         ours.stop()
