@@ -37,16 +37,18 @@ serve: $(STAMP) $(MO)
 	trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
 
-# Load benchmark against a minimal Flask app in the same run (see docs/performance.md).
-# DB=postgres: against a throwaway PostgreSQL started for the run (benchmarks/with_postgres.sh).
+# Load benchmark against a minimal Flask app in the same run (see docs/performance.md): on SQLite,
+# then on a throwaway PostgreSQL started for the run (benchmarks/with_postgres.sh).
+# DB=sqlite or DB=postgres: only that one (DB=sqlite with BENCH_ARGS="--database-url …": yours).
 bench: $(STAMP)
 	command -v wrk >/dev/null || apt-get install -y -qq wrk >/dev/null 2>&1 || \
 		{ apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq wrk >/dev/null 2>&1; } || \
 		echo "wrk is not available: using the Python load generator"
-ifeq ($(DB),postgres)
-	benchmarks/with_postgres.sh $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
-else
+ifneq ($(DB),postgres)
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+endif
+ifneq ($(DB),sqlite)
+	benchmarks/with_postgres.sh $(BIN)/python benchmarks/run.py $(BENCH_ARGS)
 endif
 
 # axe-core, the accessibility checker the browser tests run (tests/test_accessibility.py): from the

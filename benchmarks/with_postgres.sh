@@ -7,7 +7,7 @@
 #
 #   benchmarks/with_postgres.sh .venv/bin/python benchmarks/run.py --duration 3
 #
-# `make bench DB=postgres` runs the benchmark this way.
+# `make bench` runs the benchmark this way after the SQLite run (`make bench DB=postgres`: only this).
 set -euo pipefail
 
 if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1; then
