@@ -327,6 +327,10 @@
   const live = document.getElementById("live");
   let etag = null;
   let since = list ? Number(list.dataset.since || 0) : 0;
+  // New comments above `since` this screen was told of: the server keeps `since` a few seconds
+  // behind (a comment may become visible after a higher-numbered one), so it is told which
+  // of those it need not hand out again. At most 200, as the server takes.
+  let heard = [];
   let timer = null;
   let failures = 0;
 
@@ -344,6 +348,8 @@
     const url = new URL(list.dataset.state, window.location.href);
     url.searchParams.set("shown", cards().map((c) => c.dataset.id).join(","));
     url.searchParams.set("since", String(since));
+    if (heard.length) url.searchParams.set("heard", heard.join(","));
+    else url.searchParams.delete("heard");
     return url;
   }
 
@@ -381,6 +387,10 @@
       else notice(state.new_message);
     }
     since = state.since;
+    heard = heard
+      .concat(state.new.map((item) => item.id))
+      .filter((id) => id > since)
+      .slice(-200);
     showClaims(state.claims);
   }
 

@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 from moderation import approved, create_app
 from moderation.database import Driver, Statement
 from moderation.extensions import db
-from moderation.models import Site
+from moderation.models import Comment, CommentStatus, Site
 
 THREAD = "/api/v1/sites/demo/articles/politik/2026/russland-usa"
 
@@ -187,3 +187,24 @@ def heard_by_this_worker(app: Flask) -> None:
     watch = approved.watch_of(app)
     if watch is not None:
         watch.barrier()
+
+
+def comment_numbered(
+    app: Flask, comment_id: int, status: CommentStatus = CommentStatus.PENDING
+) -> None:
+    """A comment with a number of its own, committed now on the first comment's article: as a
+    submission that drew its number before another one's and committed after it (PostgreSQL).
+    Give numbers far above the sequence's, so that later submissions cannot meet them."""
+    with app.app_context():
+        article_id = db.session.scalar(db.select(Comment.article_id).limit(1))
+        db.session.add(
+            Comment(
+                id=comment_id,
+                article_id=article_id,
+                author="Spät",
+                body_raw="Spät dran",
+                body_html="<p>Spät dran</p>",
+                status=status,
+            )
+        )
+        db.session.commit()

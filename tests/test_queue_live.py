@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import THREAD, make_app, post_comment, snapshot
+from helpers import THREAD, comment_numbered, make_app, post_comment, snapshot
 from moderator_ui import csrf_token, log_in, logged_in, post
 
 from moderation import review
@@ -105,7 +105,9 @@ def test_state_answers_304_until_something_changes(
     assert [item["id"] for item in body["new"]] == [third]
     assert CARD.findall(body["new"][0]["html"]) == [str(third)]
     assert 'name="version" value="0"' in body["new"][0]["html"]
-    assert body["since"] == third and body["pending"] == 3
+    # The next poll starts above second, not third: a comment numbered between them could
+    # still turn up (see test_a_comment_that_turns_up_late_is_still_handed_out).
+    assert body["since"] == second and body["pending"] == 3
 
     # Bob decides the first: it is gone from Mona's view, and she is told who did it.
     assert _decide(bob, first, "approve", version="0").status_code == 200
@@ -119,6 +121,71 @@ def test_state_answers_304_until_something_changes(
     assert body["pending"] == 2
     # Bob's own decision is no news to Bob.
     assert _state(bob, [first], since=third).get_json()["gone"] == [{"id": first, "message": None}]
+
+
+def _new(response) -> list[int]:
+    return [item["id"] for item in response.get_json()["new"]]
+
+
+def test_a_comment_that_turns_up_late_is_still_handed_out(
+    app: Flask, client: FlaskClient, mona: FlaskClient
+) -> None:
+    (first,) = _comments(client, 1)
+    # Numbers far above the sequence's, so that later submissions cannot meet them.
+    comment_numbered(app, 1002)
+    body = _state(mona, [first], since=first).get_json()
+    assert [item["id"] for item in body["new"]] == [1002]
+    assert body["since"] == first  # 1002 is seconds old: lower numbers may still come
+    # 1001 drew its number before 1002 and commits after the poll.
+    comment_numbered(app, 1001)
+    late = _state(mona, [first], since=body["since"], heard="1002")
+    assert _new(late) == [1001]  # and 1002, heard of already, is not handed out again
+    assert late.get_json()["new_message"] == "1 new comment: reload to see it."
+    # On screen counts as heard of too.
+    assert _new(_state(mona, [first, 1001, 1002], since=first)) == []
+
+
+def test_a_late_comment_changes_the_etag_when_nothing_else_does(
+    app: Flask, client: FlaskClient, mona: FlaskClient
+) -> None:
+    """Not pending (so the pending count stays), numbered below the highest: only the count of
+    comments above ``since`` tells."""
+    (first,) = _comments(client, 1)
+    comment_numbered(app, 1002)
+    query = {"shown": str(first), "since": str(first), "heard": "1002", "status": "all"}
+    etag = mona.get(STATE, query_string=query, headers=JSON).headers["ETag"]
+    comment_numbered(app, 1001, CommentStatus.SPAM)
+    again = mona.get(STATE, query_string=query, headers=JSON | {"If-None-Match": etag})
+    assert again.status_code == 200
+    assert _new(again) == [1001]
+
+
+def test_the_next_poll_starts_above_comments_older_than_a_few_seconds(
+    app: Flask, client: FlaskClient, mona: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moderation import shared_queue
+
+    first, second = _comments(client, 2)
+    assert _state(mona, [], since=0).get_json()["since"] == 0
+    later = utcnow() + shared_queue.SETTLE + timedelta(seconds=1)
+    monkeypatch.setattr(shared_queue, "utcnow", lambda: later)
+    body = _state(mona, [], since=0).get_json()
+    assert body["since"] == second
+    assert _new(_state(mona, [], since=second)) == []
+    # The queue page starts listening there too.
+    page = mona.get("/moderate/")
+    assert f'data-since="{second}"' in page.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("heard", ["1,x", ",".join(str(n) for n in range(1, 202)), "-3"])
+def test_bad_heard_lists_are_refused(
+    app: Flask, client: FlaskClient, mona: FlaskClient, heard: str
+) -> None:
+    _comments(client, 1)
+    before = snapshot(app)
+    response = mona.get(STATE, query_string={"heard": heard}, headers=JSON)
+    assert response.status_code == 400
+    assert snapshot(app) == before
 
 
 def test_state_follows_the_filter(app: Flask, client: FlaskClient, mona: FlaskClient) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from helpers import post_comment
+from helpers import comment_numbered, post_comment
 from moderator_ui import PASSWORD, add_moderator
 from servers import LiveServer
 
@@ -125,3 +125,34 @@ def test_the_other_moderator_sees_the_claim(
     # Bob clicks the first card: Anna sees him there.
     bob.locator(f"#c{first} .body").click()
     anna.locator(f"#c{first} .claim", has_text="bob sieht sich das gerade an").wait_for()
+
+
+def test_a_comment_that_turns_up_late_still_reaches_both_screens_once(
+    app: Flask, live_server: LiveServer, two_pages: tuple[Any, Any], fast_polls: None
+) -> None:
+    """1001 drew its number before 1002 and commits after it (as on PostgreSQL): Anna's queue
+    (the oldest first, its end on screen) gets both cards, Bob's (by attention, one page) a
+    notice for each, and neither screen hears of one twice."""
+    from playwright.sync_api import expect
+
+    first = post_comment(app.test_client(), body="Der Erste").get_json()["id"]
+    add_moderator(app, "anna")
+    add_moderator(app, "bob")
+    anna, bob = two_pages
+    anna_errors = _log_in(anna, live_server, "anna")
+    bob_errors = _log_in(bob, live_server, "bob")
+    bob.goto(f"{live_server.url}/moderate/?sort=attention")
+    notices = bob.locator("#live p", has_text="1 neuer Kommentar")
+
+    comment_numbered(app, 1002)
+    anna.locator("#c1002").wait_for()
+    notices.first.wait_for()
+    comment_numbered(app, 1001)
+    anna.locator("#c1001").wait_for()
+    expect(bob.locator("#live p")).to_have_count(2)
+
+    anna.wait_for_timeout(1500)  # five more polls: nothing is handed out again
+    ids = anna.locator("#cards > .card").evaluate_all("cards => cards.map(c => c.dataset.id)")
+    assert ids == [str(first), "1002", "1001"]
+    assert notices.count() == 2
+    assert not anna_errors and not bob_errors, (anna_errors, bob_errors)

@@ -166,7 +166,7 @@ def queue() -> str:
         # New comments are added at the end where the end is on screen: the last page of the
         # oldest-first queue. Elsewhere the page says how many came in.
         append_new=where.paged and where.oldest_first and page.next is None,
-        since=shared_queue.highest_comment_id(),
+        since=shared_queue.settled_comment_id(),
         poll_ms=int(float(current_app.config["QUEUE_POLL_SECONDS"]) * 1000),
         claim_seconds=int(current_app.config["QUEUE_CLAIM_SECONDS"]),
         decision_form=DecisionForm(),
@@ -351,22 +351,25 @@ def _claim_text(claim: shared_queue.Claim) -> str:
 def state() -> Response:
     """The state of the moderator's view, for its script: cheap to ask every few seconds.
 
-    ``shown`` names the cards on screen, ``since`` the highest comment id the screen heard
-    of; the filter is the queue's own query string. The ETag covers everything the answer
-    depends on, so an unchanged queue costs one small query and a 304. Moderator pages are
-    ``no-store``, so the script keeps the ETag itself and sends ``If-None-Match``.
+    ``shown`` names the cards on screen, ``since`` the number up to which the screen heard of
+    every comment, ``heard`` the new comments above it that it was told of already (see
+    :func:`moderation.shared_queue.queue_state`); the filter is the queue's own query string.
+    The ETag covers everything the answer depends on, so an unchanged queue costs one small
+    query and a 304. Moderator pages are ``no-store``, so the script keeps the ETag itself and
+    sends ``If-None-Match``.
     """
     where = _queue_filter()
     shown = _shown(request.args.get("shown"))
+    heard = _shown(request.args.get("heard"))
     since = _since(request.args.get("since"))
     claims = shared_queue.active_claims(shown)
     asked = f"{g.moderator.id}|{current_locale()}|{request.query_string.decode()}"
-    etag = shared_queue.fingerprint(shown, claims, asked)
+    etag = shared_queue.fingerprint(shown, claims, since, asked)
     if etag in request.if_none_match:
         response = Response(status=304)
         response.set_etag(etag)
         return response
-    now = shared_queue.queue_state(where, shown, since)
+    now = shared_queue.queue_state(where, shown, since, heard)
     back = url_for(".queue", **filter_args(where))
     card_page = review.queue_page(now.new, None)
     new_reports = reports.open_reports([c.id for c in now.new])
