@@ -308,7 +308,11 @@ class ModerationEvent(Model):
     an anonymous record that something was removed.
     """
 
-    __table_args__ = (Index("ix_event_comment", "comment_id", "id"),)
+    __table_args__ = (
+        Index("ix_event_comment", "comment_id", "id"),
+        # The decisions of a period (statistics, the transparency report); migration 0011.
+        Index("ix_event_created", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int | None] = mapped_column(ForeignKey("comment.id", ondelete="SET NULL"))

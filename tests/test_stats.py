@@ -39,8 +39,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
+from helpers import assert_indexed, driver_plan
 from moderator_ui import PASSWORD, add_moderator, logged_in
 from servers import LiveServer
+from sqlalchemy import bindparam, select
 
 from moderation import stats
 from moderation.errors import InvalidInput
@@ -152,6 +154,18 @@ def october(site: str | None = "demo") -> stats.Stats:
 
 
 # --- the use case ------------------------------------------------------------------------------
+
+
+def test_the_decisions_of_a_period_are_found_through_their_index(app: Flask) -> None:
+    """Months of statistics and the yearly transparency report read a period of the audit
+    trail; the index on its time keeps that from reading years of history (migration 0011)."""
+    seed(app)
+    period = select(ModerationEvent.id).where(
+        ModerationEvent.created_at >= bindparam("start"),
+        ModerationEvent.created_at < bindparam("end"),
+    )
+    dates = {"start": "2026-10-01 00:00:00", "end": "2026-11-01 00:00:00"}
+    assert_indexed(driver_plan(app, period, dates, analyze=True), "ix_event_created")
 
 
 def test_percentile_is_nearest_rank() -> None:
