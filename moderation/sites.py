@@ -19,6 +19,9 @@ from .extensions import db
 from .models import Language, Site, SiteSnapshot
 
 SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+# Slugs a site cannot have: the reader's pages take them (/embed/report/<comment id> is the
+# report form, which a site "report" with numbered articles would otherwise share).
+RESERVED_SLUGS = frozenset({"report"})
 
 
 def normalize_origin(value: str) -> str:
@@ -57,6 +60,11 @@ def create_site(slug: str, name: str, origins: Iterable[str] = (), language: str
         raise InvalidInput(
             gettext("A site slug is 1–64 lowercase letters, digits and dashes."),
             code="invalid_slug",
+        )
+    if slug in RESERVED_SLUGS:
+        raise Conflict(
+            f"The slug {slug!r} is reserved: /embed/{slug}/… is a page of the service.",
+            code="reserved_slug",
         )
     name = _name(name)
     lang = _language(language)

@@ -39,10 +39,12 @@ def test_sites_add_refuses_bad_input(app: Flask, runner: FlaskCliRunner) -> None
         ["sites", "add", "Bad Slug", "--name", "x"],
         ["sites", "add", "ok", "--name", "x", "--origin", "ftp://x"],
         ["sites", "add", "ok", "--name", "x", "--language", "fr"],
+        ["sites", "add", "report", "--name", "x"],  # /embed/report/<id> is the report form
     ):
         result = runner.invoke(args=args)
         assert result.exit_code != 0
         assert "Traceback" not in result.output
+    assert "reserved" in runner.invoke(args=["sites", "add", "report", "--name", "x"]).output
     with app.app_context():
         assert db.session.scalar(db.select(db.func.count(Site.id))) == 1
 
