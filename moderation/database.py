@@ -246,7 +246,10 @@ class _WriterQueue:
 
     def __init__(self) -> None:
         self._threads = threading.Lock()  # flock does not exclude threads of one process
-        self._files: dict[tuple[int, str], int] = {}  # (pid, path) → fd, opened after fork
+        # The lock file of the last database written, as ((pid, path), fd): opened anew after a
+        # fork (a forked copy would share the parent's lock), and closed when another database
+        # is written, so a process that writes many (the test suite) holds one, not one each.
+        self._file: tuple[tuple[int, str], int] | None = None
 
     @contextlib.contextmanager
     def turn(self, path: str | None) -> Iterator[None]:
@@ -255,9 +258,12 @@ class _WriterQueue:
             return
         with self._threads:
             key = (os.getpid(), path)
-            fd = self._files.get(key)
-            if fd is None:
-                fd = self._files[key] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            if self._file is None or self._file[0] != key:
+                if self._file is not None:
+                    with contextlib.suppress(OSError):  # no lock is held on it: we hold _threads
+                        os.close(self._file[1])
+                self._file = (key, os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            fd = self._file[1]
             fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield

@@ -427,3 +427,35 @@ def test_a_driver_write_waits_for_a_real_lock_and_retries(
     assert "SQLite was locked in use_case" in caplog.text  # the first BEGIN IMMEDIATE timed out
     assert calls == [1]  # the use case ran once, in the attempt that got the lock
     assert _probe_rows(app) == [(3,)]
+
+
+def test_a_process_that_writes_many_sqlite_files_holds_one_writer_lock_file(
+    tmp_path: Path,
+) -> None:
+    """The writer queue's lock file is opened per database and closed when the process writes
+    another (the test suite writes hundreds; it once ran out of descriptors)."""
+    from moderation.sites import create_site
+
+    def lock_files() -> list[str]:
+        fds = Path("/proc/self/fd")
+        return [
+            target
+            for fd in fds.iterdir()
+            if (target := _link(fd)).endswith(".sqlite3-writers")
+            and target.startswith(str(tmp_path))
+        ]
+
+    for number in range(3):
+        app = make_app(f"sqlite:///{tmp_path / f'db{number}.sqlite3'}", tmp_path / str(number))
+        with app.app_context():
+            db.create_all()
+            create_site(f"site{number}", "Blatt")
+            assert lock_files() == [str(tmp_path / f"db{number}.sqlite3-writers")]
+            db.engine.dispose()
+
+
+def _link(fd: Path) -> str:
+    try:
+        return str(fd.readlink())
+    except OSError:  # closed since it was listed
+        return ""
