@@ -325,6 +325,9 @@ class ModerationEvent(Model):
     # The ground of a rejection or removal (statement of reasons, DSA Art. 17): "off_topic" …
     ground: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The site of a comment since removed by the retention job (see moderation.retention);
+    # NULL while the comment exists: its article says. No foreign key, as for actor_name.
+    site_id: Mapped[int | None] = mapped_column()
 
     comment: Mapped[Comment | None] = relationship()
     actor: Mapped[Moderator | None] = relationship()

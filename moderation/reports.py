@@ -552,12 +552,14 @@ def transparency(slug: str, year: str | int) -> Transparency:
         if decided is not None:  # always, by the query; for the type checker
             waits.append(max(0.0, (decided - created).total_seconds()))
     by_ground = {code: 0 for code in grounds.site_grounds(site)}
+    # Through the comment's article, or the site written on the events of a comment the
+    # retention job has since removed (moderation.retention).
     for ground, count in db.session.execute(
         select(ModerationEvent.ground, func.count())
-        .join(Comment, Comment.id == ModerationEvent.comment_id)
-        .join(Article, Article.id == Comment.article_id)
+        .outerjoin(Comment, Comment.id == ModerationEvent.comment_id)
+        .outerjoin(Article, Article.id == Comment.article_id)
         .where(
-            Article.site_id == site.id,
+            or_(Article.site_id == site.id, ModerationEvent.site_id == site.id),
             ModerationEvent.to_status == CommentStatus.REJECTED,
             or_(
                 ModerationEvent.from_status.is_(None),

@@ -19,9 +19,11 @@ last status change (its newest audit event), so a comment that became spam yeste
 week from yesterday, however old it is.
 
 For each removed comment an anonymous audit event remains (actor ``system``, no comment, the
-status it had), and its earlier events stay with their comment reference set to NULL by the
-database. Replies to a removed comment lose their parent (``parent_id`` becomes NULL) and are
-shown at the top level; their article's version is bumped so caches notice.
+status it had, its site), and its earlier events stay with their comment reference set to NULL
+by the database and its site written on them, so that the year's transparency report still
+counts the removal (:func:`moderation.reports.transparency`). Replies to a removed comment
+lose their parent (``parent_id`` becomes NULL) and are shown at the top level; their article's
+version is bumped so caches notice.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from . import database
 from .errors import InvalidInput
 from .extensions import db
 from .models import (
+    Article,
     Ban,
     Comment,
     CommentStatus,
@@ -137,13 +140,17 @@ def purge(
 def _purge_batch(due: ColumnElement[bool], periods: dict[CommentStatus, int]) -> dict[str, int]:
     """Remove up to :data:`BATCH` comments that are due; how many of each status."""
     batch = db.session.execute(
-        select(Comment.id, Comment.status).where(due).order_by(Comment.id).limit(BATCH)
+        select(Comment.id, Comment.status, Article.site_id)
+        .join(Article, Article.id == Comment.article_id)
+        .where(due)
+        .order_by(Comment.id)
+        .limit(BATCH)
     ).all()
     removed: dict[str, int] = {}
     if not batch:
         return removed
     ids = [row.id for row in batch]
-    for _, status in batch:
+    for _, status, site_id in batch:
         removed[status.value] = removed.get(status.value, 0) + 1
         db.session.add(
             ModerationEvent(
@@ -152,8 +159,22 @@ def _purge_batch(due: ColumnElement[bool], periods: dict[CommentStatus, int]) ->
                 from_status=status,
                 to_status=None,
                 note=f"retention: {status.value} for over {periods[status]} days",
+                site_id=site_id,
             )
         )
+    # The events outlive their comment; they keep its site (see the module docstring).
+    site_of_comment = (
+        select(Article.site_id)
+        .join(Comment, Comment.article_id == Article.id)
+        .where(Comment.id == ModerationEvent.comment_id)
+        .scalar_subquery()
+    )
+    db.session.execute(
+        update(ModerationEvent)
+        .where(ModerationEvent.comment_id.in_(ids))
+        .values(site_id=site_of_comment)
+        .execution_options(synchronize_session=False)
+    )
     orphans_in = db.session.scalars(
         select(Comment.article_id)
         .where(Comment.parent_id.in_(ids), Comment.status == CommentStatus.APPROVED)

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from helpers import approve, deliver, post_comment, snapshot
 from moderator_ui import PASSWORD, add_moderator, logged_in, post
 
-from moderation import privacy, review, rules, subject_requests
+from moderation import privacy, retention, review, rules, subject_requests
 from moderation.errors import InvalidInput
 from moderation.extensions import db
 from moderation.models import (
@@ -671,6 +671,30 @@ def test_the_transparency_report_counts_a_known_year(app: Flask, client: FlaskCl
     assert ["removals_by_ground", "insult", "2"] in rows
     empty = runner.invoke(args=["transparency", "--site", "demo", "--year", "2024"])
     assert json.loads(empty.output)["median_seconds_to_decision"] is None
+
+
+def test_the_transparency_report_still_counts_removals_the_retention_job_took(
+    app: Flask, client: FlaskClient
+) -> None:
+    """A year's report is drawn up after the year; by then the retention job has removed the
+    rejected comments (30 days after their rejection), and their events kept their site."""
+    seed_year(app, client)
+    with app.app_context():
+        for comment in db.session.scalars(db.select(Comment)):
+            comment.status = CommentStatus.REJECTED
+        db.session.commit()
+        result = retention.purge(now=datetime(2027, 6, 1, tzinfo=UTC))
+        assert result.removed == {"rejected": 6}
+        assert db.session.scalar(db.select(db.func.count(Comment.id))) == 0
+        db.session.remove()
+    result = app.test_cli_runner().invoke(args=["transparency", "--site", "demo", "--year", "2026"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == EXPECTED_2026
+    # Another site's report does not count them.
+    other = app.test_cli_runner().invoke(
+        args=["transparency", "--site", "andere", "--year", "2026"]
+    )
+    assert json.loads(other.output)["removals_total"] == 0
 
 
 @pytest.mark.parametrize(
