@@ -215,18 +215,26 @@ class Comment(Model):
         Index("ix_comment_status_created", "status", "created_at", "id"),
         # Rate limits, duplicates and "other comments from this source".
         Index("ix_comment_source_created", "source_hash", "created_at"),
-        # The duplicate check and privacy requests by address; most comments have none.
         # Imported comments by their origin: an import run twice adds nothing (transfer.importer).
         Index("ix_comment_source_id", "source_id", "source"),
         # Replies of a comment: deleting one (the retention purge) sets its replies' parent to
         # NULL, which without it reads the whole table.
         Index("ix_comment_parent", "parent_id"),
+        # The duplicate check and privacy requests by address; most comments have none.
         Index(
             "ix_comment_email_created",
             "email",
             "created_at",
             sqlite_where=text("email IS NOT NULL"),
             postgresql_where=text("email IS NOT NULL"),
+        ),
+        # A reader's record by address in any spelling (moderation.trust); migration 0013.
+        Index(
+            "ix_comment_email_lower",
+            text("lower(email)"),
+            "created_at",
+            sqlite_where=text("lower(email) IS NOT NULL"),
+            postgresql_where=text("lower(email) IS NOT NULL"),
         ),
     )
 

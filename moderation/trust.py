@@ -77,9 +77,9 @@ _HOLDER = (
     .where(_key.c.key_hash == bindparam("key_hash"), _key.c.email_hash == bindparam("email_hash"))
 )
 # The address's record on the site in the window: approved comments written in it, and
-# rejections or spam written or decided in it. Comments keep the address as it was typed; the
-# two spellings looked for (as typed now, and lower-cased) are each served by the index
-# ix_comment_email_created.
+# rejections or spam written or decided in it. Comments keep the address as it was typed, so it
+# is compared lower-cased, in any spelling, through the index ix_comment_email_lower (whose
+# condition, "lower(email) IS NOT NULL", both databases see this comparison imply).
 _approved = _comment.c.status == CommentStatus.APPROVED
 # (No IN: the driver runs no expanding parameters.)
 _bad = or_(_comment.c.status == CommentStatus.REJECTED, _comment.c.status == CommentStatus.SPAM)
@@ -90,7 +90,7 @@ _RECORD = (
     )
     .select_from(_comment.join(_article, _article.c.id == _comment.c.article_id))
     .where(
-        or_(_comment.c.email == bindparam("typed"), _comment.c.email == bindparam("lowered")),
+        func.lower(_comment.c.email) == bindparam("lowered"),
         _article.c.site_id == bindparam("site_id"),
         or_(
             _comment.c.created_at > bindparam("since"),
@@ -130,12 +130,10 @@ def is_trusted(
         and driver.moment(confirmed_at) <= driver.moment(unsubscribed_at)
     ):
         return False
-    typed = email.strip()
     record = driver.one(
         _RECORD,
         {
-            "typed": typed,
-            "lowered": typed.lower(),
+            "lowered": email.strip().lower(),
             "site_id": site_id,
             "since": driver.timestamp(now - timedelta(days=days)),
         },

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -19,6 +20,10 @@ def _empty(app) -> None:
         db.session.remove()
 
 
+# SQLite's reflection skips the index on lower(email) (migration 0013), so autogenerate cannot
+# compare it, and both say so; the test finds it by name instead.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based")
 def test_migrations_from_empty_match_the_models(database_url: str, tmp_path: Path) -> None:
     app = make_app(database_url, tmp_path)
     forget_pg_schema()
@@ -31,6 +36,11 @@ def test_migrations_from_empty_match_the_models(database_url: str, tmp_path: Pat
             assert diff == []
             indexes = {i["name"] for i in inspect(db.engine).get_indexes("comment")}
             assert {"ix_comment_article_status_id", "ix_comment_status_created"} <= indexes
+            if db.engine.dialect.name == "sqlite":
+                listed = text("SELECT name FROM sqlite_master WHERE tbl_name = 'comment'")
+                indexes = set(db.session.scalars(listed))
+                db.session.remove()
+            assert "ix_comment_email_lower" in indexes
             if db.engine.dialect.name == "postgresql":  # as submission._NEXT_COMMENT_ID names it
                 sequence = text("SELECT pg_get_serial_sequence('comment', 'id')")
                 assert db.session.scalar(sequence) == "public.comment_id_seq"

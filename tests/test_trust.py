@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from helpers import THREAD, deliver, outbox_rows, snapshot
+from helpers import THREAD, assert_indexed, deliver, driver_plan, outbox_rows, snapshot
 from moderator_ui import csrf_token, logged_in
 from servers import MailServer
 
-from moderation import privacy, subject_requests
+from moderation import privacy, subject_requests, trust
 from moderation.extensions import db
 from moderation.models import (
     Comment,
@@ -218,6 +218,26 @@ def test_a_rejection_revokes_the_trust(app: Flask, client: FlaskClient, mails: M
         db.session.commit()
         db.session.remove()
     assert send(client, ANNA, key)["status"] == "approved"
+
+
+def test_a_rejection_revokes_the_trust_however_the_address_was_written(
+    app: Flask, client: FlaskClient, mails: MailServer
+) -> None:
+    """Comments keep the address as typed: a rejection under ANNA@Example.ORG counts against
+    anna@example.org, and the record is read through its index."""
+    trust_on(app, trust_days=30)
+    _, key = trusted_reader(app, client, mails)
+    shouted = send(client, "ANNA@Example.ORG", key)
+    assert shouted["status"] == "approved"
+    decide_as(app, shouted["id"], "reject")
+    assert send(client, ANNA, key)["status"] == "pending"
+    assert send(client, "Anna@example.org", key)["status"] == "pending"
+    # Many readers, most without an address, as on a real site: the statistics that see this
+    # must still leave the record on its index.
+    for number in range(30):
+        send(client, f"leser{number}@example.org" if number % 3 == 0 else None)
+    params = {"lowered": ANNA, "site_id": 1, "since": "2026-01-01 00:00:00"}
+    assert_indexed(driver_plan(app, trust._RECORD, params, analyze=True), "ix_comment_email_lower")
 
 
 def test_spam_in_the_window_revokes_the_trust_too(
