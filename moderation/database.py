@@ -53,6 +53,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     event,
+    text,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Dialect
@@ -348,6 +349,19 @@ def _after_write() -> None:
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         for hook in after_write:
             hook(app)
+
+
+def clock() -> datetime:
+    """The database's time (UTC), read in the session's transaction: what times that several
+    hosts compare are measured by (the outbox's leases), so that hosts whose clocks disagree
+    still agree on when a lease runs out. PostgreSQL's ``now()`` is the transaction's start;
+    SQLite's is this host's clock, which every process on the file shares."""
+    if db.engine.dialect.name == "sqlite":
+        said = db.session.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
+    else:
+        said = db.session.scalar(text("SELECT timezone('UTC', now())"))
+    moment = datetime.fromisoformat(said) if isinstance(said, str) else said
+    return moment.replace(tzinfo=UTC)
 
 
 def discard() -> None:

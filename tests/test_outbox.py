@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskCliRunner
 from helpers import approve, deliver, outbox_rows, post_comment, snapshot
@@ -76,6 +77,19 @@ def test_claims_do_not_overlap_and_a_lapsed_lease_is_taken_over(app: Flask) -> N
         assert outbox.finish(ids[0], "worker-a", outbox.Outcome(True)) is None
         row = outbox.finish(ids[0], "worker-c", outbox.Outcome(True))
         assert row is not None and row.state == OutboxState.DELIVERED
+        db.session.remove()
+
+
+def test_a_host_whose_clock_runs_ahead_takes_over_no_lease(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two hosts, one clock ten minutes ahead: the leases are the database's time."""
+    ids = [queue_mail(app, f"r{n}@example.org") for n in range(2)]
+    with app.app_context():
+        assert outbox.claim("host-a", 1) == ids[:1]
+        ahead = utcnow() + timedelta(minutes=10)
+        monkeypatch.setattr(outbox, "utcnow", lambda: ahead)
+        assert outbox.claim("host-b", 10) == ids[1:]
         db.session.remove()
 
 

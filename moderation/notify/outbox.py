@@ -158,9 +158,12 @@ def any_due(now: datetime | None = None) -> bool:
 def claim(owner: str, limit: int, now: datetime | None = None) -> list[int]:
     """Lease up to ``limit`` due rows to ``owner``, oldest first; returns their ids.
 
-    Due: pending, ``next_attempt_at`` reached, and not leased (or the lease ran out).
+    Due: pending, ``next_attempt_at`` reached, and not leased (or the lease ran out). Leases are
+    given and judged by the database's clock (:func:`moderation.database.clock`): a host whose
+    clock runs ahead would otherwise see every other host's leases as run out, and send their
+    rows a second time.
     """
-    now = now or utcnow()
+    now = now or database.clock()
     lease = timedelta(seconds=int(current_app.config["OUTBOX_LEASE_SECONDS"]))
     # SKIP LOCKED on PostgreSQL: rows another worker is claiming are passed over, not waited
     # for. SQLite renders no FOR UPDATE; its write lock (BEGIN IMMEDIATE) serializes claims.

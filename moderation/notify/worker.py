@@ -18,7 +18,7 @@ from flask import current_app
 
 from .. import database
 from ..extensions import db
-from ..models import OutboxKind, OutboxMessage, utcnow
+from ..models import OutboxKind, OutboxMessage
 from . import moderators, outbox, readers, webhooks
 from .mail import Postman
 
@@ -89,7 +89,8 @@ def process(ids: list[int], owner: str, tally: Tally, stop: threading.Event) -> 
             if row is None:
                 tally.lost += 1
                 continue
-            if row.lease_until is not None and utcnow() > row.lease_until - margin:
+            # By the database's clock, as the lease was given (outbox.claim).
+            if row.lease_until is not None and database.clock() > row.lease_until - margin:
                 return False  # released by work(); another turn claims them again
             tally.kinds[row.kind.value] = tally.kinds.get(row.kind.value, 0) + 1
             if row.kind == OutboxKind.EVENT:
