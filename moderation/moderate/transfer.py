@@ -5,15 +5,15 @@ Importing stays a job for the command line (``flask --app wsgi import …``, see
 what those runs did (:func:`moderation.transfer.recent_runs`) and offers the two exports of
 :mod:`moderation.transfer`:
 
-* **JSON**, everything of the site, streamed while it is read, in chunks of about
-  :data:`CHUNK` characters: memory stays small whatever the size of the site. A failure
-  half-way ends the download early; the truncated file is no valid JSON, so it is not
-  mistaken for a whole export.
-* **WXR**, the approved comments, in a file named ``….xml`` as WordPress and Disqus expect
-  it. Its writer takes a file, not an iterator, so it writes into
-  a :class:`~tempfile.SpooledTemporaryFile` (memory up to :data:`SPOOL_BYTES`, a temporary
-  file beyond), which is then sent. Memory stays bounded, a failure is an error page instead
-  of a truncated file, and the answer has its length; the first byte waits for the last row.
+* **JSON**, everything of the site (:func:`moderation.transfer.export_json_lines`), and
+* **WXR**, the approved comments, in a file named ``….xml`` as WordPress and Disqus expect it.
+
+Each is written into a :class:`~tempfile.SpooledTemporaryFile` (memory up to
+:data:`SPOOL_BYTES`, a temporary file beyond), which is then sent. Memory stays bounded, the
+database is read for as long as writing the file takes, not for as long as a slow connection
+takes to download it (a read transaction left open keeps SQLite from resetting its
+write-ahead log), a failure is an error page instead of a truncated file, and the answer has
+its length; the first byte waits for the last row.
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from __future__ import annotations
 import io
 import posixpath
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from flask import Blueprint, Response, render_template, stream_with_context
+from flask import Blueprint, Response, render_template
 from flask_babel import format_decimal, to_user_timezone
 from flask_babel import lazy_gettext as _l
 
@@ -36,8 +36,8 @@ from .auth import admin_required
 bp = Blueprint("transfer", __name__)
 
 RUNS_SHOWN = 50  # the latest imports in the table
-CHUNK = 64 * 1024  # characters of the JSON export per piece sent
-SPOOL_BYTES = 8 * 1024 * 1024  # a WXR export larger than this goes to a temporary file
+CHUNK = 64 * 1024  # bytes of an export per piece sent
+SPOOL_BYTES = 8 * 1024 * 1024  # an export larger than this goes to a temporary file
 
 # Why an import left a record out (the reasons of moderation.transfer's reports); a reason
 # without a label is shown as its code.
@@ -108,33 +108,6 @@ def _download(site_slug: str, extension: str) -> dict[str, str]:
     }
 
 
-def _chunks(lines: Iterable[str], size: int = CHUNK) -> Iterator[str]:
-    """The lines joined into pieces of about ``size`` characters: fewer, larger writes."""
-    buffer: list[str] = []
-    length = 0
-    for line in lines:
-        buffer.append(line)
-        length += len(line)
-        if length >= size:
-            yield "".join(buffer)
-            buffer, length = [], 0
-    if buffer:
-        yield "".join(buffer)
-
-
-@bp.route("/admin/sites/<slug>/export.json")
-@admin_required
-def export_json(slug: str) -> Response:
-    """Everything of the site in our own archive format, streamed."""
-    site = sites.get_site(slug)  # 404 before the download starts
-    lines = transfer.export_json_lines(site.slug)
-    return Response(
-        stream_with_context(_chunks(lines)),
-        mimetype="application/json",
-        headers=_download(site.slug, "json"),
-    )
-
-
 def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
     """The file's bytes in pieces; it is closed once read (and by the response's close, when
     the download stops before)."""
@@ -145,15 +118,15 @@ def _file_chunks(file: IO[bytes]) -> Iterator[bytes]:
         file.close()
 
 
-@bp.route("/admin/sites/<slug>/export.wxr")
-@admin_required
-def export_wxr(slug: str) -> Response:
-    """The site's approved comments as WordPress eXtended RSS (see the module docstring)."""
-    site = sites.get_site(slug)
+def _spooled(
+    write: Callable[[IO[str]], object], headers: dict[str, str], mimetype: str
+) -> Response:
+    """The answer with what ``write`` writes into a text file, spooled first (see the module
+    docstring)."""
     spooled: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES)
     try:
         text = io.TextIOWrapper(spooled, encoding="utf-8", newline="")
-        transfer.export_wxr(site.slug, text)
+        write(text)
         text.flush()
         text.detach()  # the bytes stay in ``spooled``, open
         size = spooled.tell()
@@ -163,8 +136,32 @@ def export_wxr(slug: str) -> Response:
         raise
     response = Response(
         _file_chunks(spooled),
-        mimetype="application/rss+xml",
-        headers=_download(site.slug, "xml") | {"Content-Length": str(size)},
+        mimetype=mimetype,
+        headers=headers | {"Content-Length": str(size)},
     )
     response.call_on_close(spooled.close)
     return response
+
+
+@bp.route("/admin/sites/<slug>/export.json")
+@admin_required
+def export_json(slug: str) -> Response:
+    """Everything of the site in our own archive format."""
+    site = sites.get_site(slug)  # 404 before anything is read
+    return _spooled(
+        lambda text: text.writelines(transfer.export_json_lines(site.slug)),
+        _download(site.slug, "json"),
+        "application/json",
+    )
+
+
+@bp.route("/admin/sites/<slug>/export.wxr")
+@admin_required
+def export_wxr(slug: str) -> Response:
+    """The site's approved comments as WordPress eXtended RSS."""
+    site = sites.get_site(slug)
+    return _spooled(
+        lambda text: transfer.export_wxr(site.slug, text),
+        _download(site.slug, "xml"),
+        "application/rss+xml",
+    )
