@@ -16,8 +16,9 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from . import cli, database, errors, health, i18n, moderate, public, rules
+from .cli import migrations
 from .config import load_config
-from .extensions import csrf, db, migrate
+from .extensions import csrf, db
 
 PACKAGE = Path(__file__).resolve().parent
 ROOT = PACKAGE.parent
@@ -68,7 +69,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=str(data_folder("migrations")))
+    migrations.init_app(app, str(data_folder("migrations")))  # Flask-Migrate, on first use
     csrf.init_app(app)
     errors.init_app(app)
     cli.init_app(app)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from sqlalchemy.orm import DeclarativeBase
@@ -24,4 +23,3 @@ if TYPE_CHECKING:
 else:
     Model = db.Model
 csrf = CSRFProtect()
-migrate = Migrate()
