@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import heapq
 import os
-import platform
 import random
 import re
 import sqlite3
@@ -715,18 +714,6 @@ def measure(
     )  # fmt: skip
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            cpu = line.split(":", 1)[1].strip()
-            break
-    return (
-        f"{os.cpu_count()} × {cpu}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
-
-
 def load() -> str:
     return " / ".join(f"{value:.2f}" for value in os.getloadavg())
 
@@ -784,9 +771,11 @@ def main() -> None:
     threads = args.threads or max(1, args.comments // 50)
 
     sys.path.insert(0, str(ROOT))
+    from benchmarks.run import machine  # the load benchmark's description, load included
+
     folder = Path(tempfile.mkdtemp(prefix="moderation-import-bench-"))
     print(f"# Import benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC")
-    print(f"machine: {machine()}; load average before: {load()}")
+    print(f"machine: {machine()}; SQLite {sqlite3.sqlite_version}")
     databases = [Database(folder, None)]
     if args.postgres:
         databases.append(Database(folder, args.postgres))

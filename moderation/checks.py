@@ -307,7 +307,10 @@ def _refuse_over(
         if len(inside) >= limit:
             wait = max(wait, (inside[limit - 1] + window - ctx.now).total_seconds())
     if wait > 0:
-        _told_to_wait()[_waiting_key(ctx, limits)] = ctx.now + timedelta(seconds=wait)
+        told = _told_to_wait()
+        if len(told) >= _TOLD_TO_WAIT_MAX:
+            del told[next(iter(told))]  # the oldest entry makes room
+        told[_waiting_key(ctx, limits)] = ctx.now + timedelta(seconds=wait)
         raise _rate_limited(wait)
 
 
@@ -328,10 +331,7 @@ _TOLD_TO_WAIT_MAX = 10_000
 
 
 def _told_to_wait() -> dict[tuple, datetime]:
-    told: dict[tuple, datetime] = current_app.extensions.setdefault("moderation_told_to_wait", {})
-    while len(told) >= _TOLD_TO_WAIT_MAX:
-        del told[next(iter(told))]
-    return told
+    return current_app.extensions.setdefault("moderation_told_to_wait", {})
 
 
 def _waiting_key(ctx: CheckContext, limits: list[tuple[int, timedelta]]) -> tuple:

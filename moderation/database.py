@@ -360,8 +360,7 @@ def clock() -> datetime:
         said = db.session.scalar(text("SELECT strftime('%Y-%m-%d %H:%M:%f', 'now')"))
     else:
         said = db.session.scalar(text("SELECT timezone('UTC', now())"))
-    moment = datetime.fromisoformat(said) if isinstance(said, str) else said
-    return moment.replace(tzinfo=UTC)
+    return Driver.moment(said)
 
 
 def discard() -> None:

@@ -102,8 +102,8 @@ def snapshot(slug: str) -> SiteSnapshot:
     On PostgreSQL each worker keeps the sites it has read, as it keeps the lists' states
     (:mod:`moderation.state_cache`): a trigger tells every worker of every change of a site
     (migration 0010), and whenever the listener cannot be trusted the row is read again. A
-    submission then asks the database nothing before its own transaction but the early rate
-    limit. A snapshot is immutable, so one object can serve every request.
+    submission then asks the database nothing before its own transaction. A snapshot is
+    immutable, so one object can serve every request.
     """
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     watch = approved.watch_of(app)

@@ -561,6 +561,7 @@ def test_admin_resets_a_password(app: Flask, admin: FlaskClient) -> None:
         ("/moderate/admin/moderators/ada/password", {"password": "short"}, 400),
         ("/moderate/admin/sites", {"slug": "Bad Slug", "name": "X", "language": "de"}, 400),
         ("/moderate/admin/sites", {"slug": "demo", "name": "X", "language": "de"}, 409),
+        ("/moderate/admin/sites", {"slug": "report", "name": "X", "language": "de"}, 409),
         ("/moderate/admin/sites", {"slug": "neu", "name": "X", "language": "fr"}, 400),
         ("/moderate/admin/sites/demo", {"name": "X", "origins": "ftp://x", "language": "de"}, 400),
         ("/moderate/admin/sites/demo", {"name": " ", "language": "de"}, 400),
